@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# End-to-end benchmark on generated data: prints one line per stage with wall time, throughput
+# and peak RSS. The data set is generated once and cached under target/bench-data.
+#
+#   scripts/bench.sh                      # 70 days x 2 apartments (~200k sensor files)
+#   DAYS=7 APARTMENTS=2 scripts/bench.sh  # a quicker run
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DAYS=${DAYS:-70}
+APARTMENTS=${APARTMENTS:-2}
+CACHE=${BENCH_CACHE:-target/bench-data}
+SET="$CACHE/set-${DAYS}d-${APARTMENTS}a"
+BIN=target/release/datacycle
+
+command -v /usr/bin/time >/dev/null || { echo "needs GNU time (apt-get install time)" >&2; exit 1; }
+cargo build --release --bins >&2
+
+if [[ ! -f "$SET/sources.env" ]]; then
+  echo "generating $DAYS days x $APARTMENTS apartments into $SET" >&2
+  /usr/bin/time -f "generate: %e s, peak RSS %M KiB" "$BIN" generate --out "$SET" --days "$DAYS" \
+    --apartments "$APARTMENTS" >&2
+fi
+
+WORK=$(mktemp -d -t datacycle-bench.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+cp -r "$SET/smb" "$WORK/share"
+export ENV_FILE=/dev/null NO_PROGRESS=1 LOG_LEVEL=warn
+export LAKE_URL="$WORK/lake" SMB_PATH="$WORK/share"
+HOUSE_MAP=$(grep '^HOUSE_MAP=' "$SET/sources.env" | cut -d= -f2-)
+export HOUSE_MAP
+
+files=$(find "$WORK/share" -type f | wc -l)
+bytes=$(du -sb "$WORK/share" | cut -f1)
+echo "data set: $files sensor files, $((bytes / 1024 / 1024)) MiB; machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB" >&2
+# Files in the page cache, as the targets assume.
+find "$WORK/share" -type f -print0 | xargs -0 cat >/dev/null
+
+printf '%-34s %9s %12s %12s %10s\n' stage seconds rows rows/s "RSS MiB"
+stage() {
+  local name=$1; shift
+  local out="$WORK/out.json" stats="$WORK/time.txt"
+  /usr/bin/time -o "$stats" -f "%e %M" "$BIN" "$@" --format json >"$out"
+  read -r seconds rss <"$stats"
+  local rows
+  rows=$(python3 -c 'import json,sys; print(sum(s["rows"] for s in json.load(open(sys.argv[1]))["steps"]))' "$out")
+  printf '%-34s %9.2f %12d %12.0f %10d\n' "$name" "$seconds" "$rows" "$(python3 -c "print($rows/max($seconds,1e-9))")" $((rss / 1024))
+  python3 -c 'import json,sys
+for s in json.load(open(sys.argv[1]))["steps"]:
+    print(f"    {s[\"step\"]:<30} {s[\"seconds\"]:9.2f} {s[\"files\"]:>9} files {s[\"rows\"]:>10} rows", file=sys.stderr)' "$out"
+}
+
+stage "ingest sensors --full" ingest sensors --full
+stage "build --full (bronze + silver)" build all --full
+
+# An incremental tick: two new files arrive (the next minute of each apartment).
+python3 - "$WORK/share" <<'PY'
+import os, sys, datetime, re
+share = sys.argv[1]
+newest = {}
+for name in os.listdir(share):
+    m = re.match(r"(\d\d\.\d\d\.\d{4} \d{4})_(.+)_received\.json$", name)
+    if not m: continue
+    t = datetime.datetime.strptime(m.group(1), "%d.%m.%Y %H%M")
+    if m.group(2) not in newest or t > newest[m.group(2)][0]:
+        newest[m.group(2)] = (t, name)
+for house, (t, name) in sorted(newest.items())[:2]:
+    body = open(os.path.join(share, name)).read()
+    nxt = t + datetime.timedelta(minutes=1)
+    body = body.replace(t.strftime("%d.%m.%Y %H:%M"), nxt.strftime("%d.%m.%Y %H:%M"))
+    open(os.path.join(share, nxt.strftime("%d.%m.%Y %H%M") + f"_{house}_received.json"), "w").write(body)
+PY
+stage "tick: 2 new files (rebuild)" rebuild
+stage "no-op tick (rebuild)" rebuild

@@ -1,0 +1,186 @@
+//! Run-time settings shared by every command, resolved from flags, the environment and the
+//! `.env` file (in that order of precedence; see `cli::GlobalArgs` for every variable).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono_tz::Tz;
+
+use crate::error::{Error, Result};
+
+/// Map from the `<House>` token of sensor file names to apartment ids, matched case-insensitively.
+/// The house spelling is kept as configured because prediction mode builds file names from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HouseMap {
+    entries: Vec<HouseEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HouseEntry {
+    /// House token exactly as it appears in file names, e.g. `JimmyLoup`.
+    pub house: String,
+    /// Apartment id used everywhere in the lake, e.g. `jimmy`.
+    pub apartment: String,
+}
+
+pub const DEFAULT_HOUSE_MAP: &str = "JimmyLoup=jimmy,JeremieVianin=jeremie";
+
+impl HouseMap {
+    /// Parse `House=apartment,House2=apartment2`.
+    pub fn parse(text: &str) -> Result<Self> {
+        let mut entries: Vec<HouseEntry> = Vec::new();
+        for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (house, apartment) = pair.split_once('=').ok_or_else(|| {
+                Error::Config(format!(
+                    "HOUSE_MAP entry `{pair}` is not `House=apartment` (full value: `{text}`)"
+                ))
+            })?;
+            let (house, apartment) = (house.trim(), apartment.trim());
+            if house.is_empty() || !is_valid_apartment_id(apartment) {
+                return Err(Error::Config(format!(
+                    "HOUSE_MAP entry `{pair}`: the house must be non-empty and the apartment id \
+                     must be lowercase letters, digits, `-` or `_`"
+                )));
+            }
+            if entries.iter().any(|e| e.house.eq_ignore_ascii_case(house)) {
+                return Err(Error::Config(format!(
+                    "HOUSE_MAP names house `{house}` twice"
+                )));
+            }
+            entries.push(HouseEntry {
+                house: house.to_string(),
+                apartment: apartment.to_string(),
+            });
+        }
+        if entries.is_empty() {
+            return Err(Error::Config("HOUSE_MAP is empty".into()));
+        }
+        Ok(Self { entries })
+    }
+
+    /// The apartment of a house token, ignoring case.
+    pub fn apartment_of(&self, house: &str) -> Option<&str> {
+        self.entries
+            .iter()
+            .find(|e| e.house.eq_ignore_ascii_case(house))
+            .map(|e| e.apartment.as_str())
+    }
+
+    pub fn entries(&self) -> &[HouseEntry] {
+        &self.entries
+    }
+
+    /// The map in its `House=apartment,...` text form.
+    pub fn to_config_string(&self) -> String {
+        self.entries
+            .iter()
+            .map(|e| format!("{}={}", e.house, e.apartment))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+impl Default for HouseMap {
+    fn default() -> Self {
+        Self::parse(DEFAULT_HOUSE_MAP).expect("default house map is valid")
+    }
+}
+
+fn is_valid_apartment_id(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+/// Parse an IANA time zone name such as `UTC` or `Europe/Zurich`.
+pub fn parse_timezone(name: &str, variable: &str) -> Result<Tz> {
+    name.trim()
+        .parse::<Tz>()
+        .map_err(|_| Error::Config(format!("{variable}=`{name}` is not an IANA time zone name")))
+}
+
+/// Everything a pipeline step needs to know about its environment.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Lake root: a local path or an `s3://bucket/prefix` URL.
+    pub lake_url: String,
+    /// The SMB share with sensor files, mounted as a local folder.
+    pub smb_path: Option<PathBuf>,
+    pub house_map: HouseMap,
+    /// Zone of the wall-clock times in sensor file names and payloads.
+    pub sensor_timezone: Tz,
+    /// Worker threads for CPU-bound work (parsing, SQL).
+    pub threads: usize,
+    /// Concurrent file copies and reads against the share and the lake.
+    pub io_concurrency: usize,
+    /// How long to wait for the writer lease held by another process.
+    pub lock_wait: Duration,
+    /// A listing scan of the share runs when prediction found nothing for this long.
+    pub scan_idle: Duration,
+    /// Files flattened per bronze commit.
+    pub bronze_batch_files: usize,
+    /// Silver partitions recomputed per commit (bounds memory on full rebuilds).
+    pub silver_partitions_per_commit: usize,
+}
+
+impl Settings {
+    /// Defaults for tests and embedding: the local lake at `lake_url`, no sources.
+    pub fn for_lake(lake_url: impl Into<String>) -> Self {
+        Self {
+            lake_url: lake_url.into(),
+            smb_path: None,
+            house_map: HouseMap::default(),
+            sensor_timezone: Tz::UTC,
+            threads: default_threads(),
+            io_concurrency: 32,
+            lock_wait: Duration::ZERO,
+            scan_idle: Duration::from_secs(15 * 60),
+            bronze_batch_files: 25_000,
+            silver_partitions_per_commit: 32,
+        }
+    }
+}
+
+/// One worker per core.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+}
+
+/// Load the `.env`-style file before flags are parsed, so that its values act as defaults for
+/// flags (flags and real environment variables win). A missing default file is fine; a missing
+/// file that was asked for explicitly is an error.
+pub fn load_env_file(path: &std::path::Path, explicit: bool) -> Result<()> {
+    match dotenvy::from_path(path) {
+        Ok(()) => Ok(()),
+        Err(dotenvy::Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
+            Ok(())
+        }
+        Err(e) => Err(Error::Config(format!(
+            "cannot read env file {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn house_map_is_case_insensitive_and_validated() {
+        let map = HouseMap::default();
+        assert_eq!(map.apartment_of("jimmyloup"), Some("jimmy"));
+        assert_eq!(map.apartment_of("JEREMIEVIANIN"), Some("jeremie"));
+        assert_eq!(map.apartment_of("Unknown"), None);
+        assert!(HouseMap::parse("A=b,a=c").is_err());
+        assert!(HouseMap::parse("A").is_err());
+        assert!(HouseMap::parse("A=Bad Id").is_err());
+        assert_eq!(
+            HouseMap::parse(" X=x , Y=y ").unwrap().to_config_string(),
+            "X=x,Y=y"
+        );
+    }
+}

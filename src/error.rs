@@ -1,0 +1,40 @@
+//! The crate-level error: one variant per library area, each area with its own error enum.
+//! Messages name the file, row, table or host concerned; secrets are masked at the binary edge.
+
+use crate::bronze::BronzeError;
+use crate::generate::GenerateError;
+use crate::lake::LakeError;
+use crate::sources::SourceError;
+use crate::transform::TransformError;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error(transparent)]
+    Lake(#[from] LakeError),
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    Bronze(#[from] BronzeError),
+    #[error(transparent)]
+    Transform(#[from] TransformError),
+    #[error(transparent)]
+    Generate(#[from] GenerateError),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Self::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}

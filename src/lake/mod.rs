@@ -1,0 +1,147 @@
+//! The lake: one root URL (a local folder or `s3://bucket/prefix`) holding the raw landing zone,
+//! the Delta tables of every layer and the `_ops` area (writer lease, queues, state).
+//! Every byte the pipeline writes goes through one `object_store` instance, so the same code
+//! runs on a laptop folder and on S3/MinIO.
+
+mod digest;
+mod lock;
+mod queue;
+mod session;
+mod store;
+mod table;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use object_store::ObjectStore;
+use object_store::path::Path;
+use url::Url;
+
+pub use digest::{TableDigest, table_digest};
+pub use lock::{LeaseHolder, WriterLease, current_holder};
+pub use queue::{LandingQueue, QueueSnapshot, QueuedFile};
+pub use session::{LakeSession, table_reference};
+pub use table::{
+    DeltaTable, Layer, TableRef, TableWrite, WriteInput, WriteMode, added_files_since,
+    last_commit_metric,
+};
+
+pub type Result<T, E = LakeError> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LakeError {
+    #[error("lake URL `{url}`: {reason}")]
+    InvalidUrl { url: String, reason: String },
+    #[error("object store: {0}")]
+    ObjectStore(#[from] object_store::Error),
+    #[error("delta table {table}: {source}")]
+    Delta {
+        table: String,
+        source: deltalake::DeltaTableError,
+    },
+    #[error("SQL engine: {0}")]
+    DataFusion(#[from] datafusion::error::DataFusionError),
+    #[error("arrow: {0}")]
+    Arrow(#[from] datafusion::arrow::error::ArrowError),
+    #[error(
+        "the lake is locked by another writer: {holder}. Wait for it to finish, or pass \
+         --lock-wait <seconds> (LOCK_WAIT_SECS) to wait"
+    )]
+    Locked { holder: String },
+    #[error("the writer lease was taken over by {holder}; stopping before writing anything more")]
+    LeaseLost { holder: String },
+    #[error("{context}: {message}")]
+    Corrupt { context: String, message: String },
+}
+
+impl LakeError {
+    pub fn delta(table: impl Into<String>, source: deltalake::DeltaTableError) -> Self {
+        Self::Delta {
+            table: table.into(),
+            source,
+        }
+    }
+}
+
+/// An opened lake root.
+#[derive(Clone)]
+pub struct Lake {
+    /// Root URL, always ending with `/`.
+    root: Url,
+    /// Store whose `/` is the file system root or the bucket; Delta tables are opened on it.
+    root_store: Arc<dyn ObjectStore>,
+    /// Path of the lake root inside `root_store`.
+    prefix: Path,
+}
+
+impl std::fmt::Debug for Lake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lake")
+            .field("root", &self.root.as_str())
+            .finish()
+    }
+}
+
+impl Lake {
+    /// Open (and for a local path, create) the lake at `location`: a path or `s3://` URL.
+    pub fn open(location: &str) -> Result<Self> {
+        let (root, root_store, prefix) = store::open_root(location)?;
+        Ok(Self {
+            root,
+            root_store,
+            prefix,
+        })
+    }
+
+    /// The root URL of the lake.
+    pub fn url(&self) -> &Url {
+        &self.root
+    }
+
+    /// Whether the lake lives on the local file system.
+    pub fn is_local(&self) -> bool {
+        self.root.scheme() == "file"
+    }
+
+    /// The local folder of a `file://` lake.
+    pub fn local_root(&self) -> Option<std::path::PathBuf> {
+        self.is_local()
+            .then(|| self.root.to_file_path().ok())
+            .flatten()
+    }
+
+    /// The store rooted at the bucket (or file system root).
+    pub fn root_store(&self) -> &Arc<dyn ObjectStore> {
+        &self.root_store
+    }
+
+    /// Absolute store path of `relative` (a path inside the lake such as `landing/sensors`).
+    pub fn path(&self, relative: &str) -> Path {
+        let relative = Path::from(relative);
+        let mut parts: Vec<_> = self.prefix.parts().collect();
+        parts.extend(relative.parts());
+        Path::from_iter(parts)
+    }
+
+    /// `relative` path of an absolute store path inside this lake.
+    pub fn relative<'a>(&self, path: &'a Path) -> Option<String> {
+        path.prefix_match(&self.prefix).map(|parts| {
+            parts
+                .map(|p| p.as_ref().to_string())
+                .collect::<Vec<_>>()
+                .join("/")
+        })
+    }
+
+    /// URL of a table folder.
+    pub fn table_url(&self, table: &TableRef) -> Url {
+        self.root
+            .join(&format!("{}/{}/", table.layer.as_str(), table.name))
+            .expect("table names are valid URL segments")
+    }
+
+    /// Storage options deltalake needs besides the store itself.
+    pub(crate) fn storage_options(&self) -> HashMap<String, String> {
+        store::delta_storage_options(&self.root)
+    }
+}

@@ -1,0 +1,118 @@
+//! A DataFusion session over the lake: schemas `bronze`, `silver` and `gold` hold every Delta
+//! table, so SQL files and the SQL shell see the same names.
+
+use std::sync::Arc;
+
+use datafusion::catalog::{MemorySchemaProvider, TableProvider};
+use datafusion::common::TableReference;
+use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::context::SessionContext;
+use datafusion::prelude::SessionConfig;
+use deltalake::delta_datafusion::planner::DeltaPlanner;
+
+use super::table::{Layer, TableRef};
+use super::{Lake, LakeError, Result};
+
+/// A session with the lake's tables registered.
+#[derive(Clone)]
+pub struct LakeSession {
+    ctx: SessionContext,
+    lake: Lake,
+}
+
+impl LakeSession {
+    /// Session settings every lake session starts from.
+    pub fn base_config(target_partitions: usize) -> SessionConfig {
+        SessionConfig::new()
+            .with_target_partitions(target_partitions.max(1))
+            .with_information_schema(true)
+            .with_default_catalog_and_schema("datafusion", "public")
+    }
+
+    /// A session with every existing lake table registered at its latest version.
+    pub async fn new(lake: &Lake, config: SessionConfig) -> Result<Self> {
+        // deltalake's planner lowers its own plan nodes (used when writing from a query plan)
+        // and plans everything else like DataFusion's default planner.
+        let state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_default_features()
+            .with_query_planner(DeltaPlanner::new())
+            .build();
+        let ctx = SessionContext::new_with_state(state);
+        let catalog = ctx.catalog("datafusion").expect("default catalog exists");
+        for layer in Layer::ALL {
+            catalog
+                .register_schema(layer.as_str(), Arc::new(MemorySchemaProvider::new()))
+                .map_err(LakeError::DataFusion)?;
+        }
+        let session = Self {
+            ctx,
+            lake: lake.clone(),
+        };
+        for table in lake.list_tables().await? {
+            session.refresh(&table).await?;
+        }
+        Ok(session)
+    }
+
+    pub fn ctx(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    pub fn lake(&self) -> &Lake {
+        &self.lake
+    }
+
+    /// (Re-)register `table` at its latest version; a table that does not exist yet is removed.
+    pub async fn refresh(&self, table: &TableRef) -> Result<()> {
+        let reference = table_reference(table);
+        match self.lake.open_table(table).await? {
+            Some(delta) => {
+                let provider = self.provider(&delta, table).await?;
+                self.ctx.deregister_table(reference.clone())?;
+                self.ctx.register_table(reference, provider)?;
+            }
+            None => {
+                self.ctx.deregister_table(reference)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Register `table` as it was at `version` under the name `alias` (time travel).
+    pub async fn register_version(
+        &self,
+        table: &TableRef,
+        version: u64,
+        alias: &str,
+    ) -> Result<()> {
+        let delta = self.lake.open_table_version(table, version).await?;
+        let provider = self.provider(&delta, table).await?;
+        self.ctx.deregister_table(alias)?;
+        self.ctx.register_table(alias, provider)?;
+        Ok(())
+    }
+
+    async fn provider(
+        &self,
+        delta: &deltalake::DeltaTable,
+        table: &TableRef,
+    ) -> Result<Arc<dyn TableProvider>> {
+        delta
+            .update_datafusion_session(&self.ctx.state())
+            .map_err(|e| LakeError::delta(table.to_string(), e))?;
+        Ok(delta.table_provider().await?)
+    }
+
+    /// Whether `table` is registered (exists in the lake).
+    pub fn has_table(&self, table: &TableRef) -> bool {
+        self.ctx
+            .table_exist(table_reference(table))
+            .unwrap_or(false)
+    }
+}
+
+/// The SQL name of a lake table.
+pub fn table_reference(table: &TableRef) -> TableReference {
+    TableReference::partial(table.layer.as_str(), table.name.clone())
+}

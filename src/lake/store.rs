@@ -1,0 +1,98 @@
+//! Building the object store of a lake URL.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use object_store::ObjectStore;
+use object_store::aws::AmazonS3Builder;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use url::Url;
+
+use super::{LakeError, Result};
+use crate::ops::secrets;
+
+/// Resolve `location` to (root URL, store at the bucket / file system root, lake prefix).
+pub(super) fn open_root(location: &str) -> Result<(Url, Arc<dyn ObjectStore>, Path)> {
+    let invalid = |reason: String| LakeError::InvalidUrl {
+        url: secrets::mask_url(location),
+        reason,
+    };
+    if location.trim().is_empty() {
+        return Err(invalid("empty".into()));
+    }
+    match Url::parse(location) {
+        Ok(url) if url.scheme() == "s3" || url.scheme() == "s3a" => open_s3(url).map_err(invalid),
+        Ok(url) if url.scheme() == "file" => {
+            let path = url
+                .to_file_path()
+                .map_err(|_| invalid("not a local path".into()))?;
+            open_local(&path).map_err(invalid)
+        }
+        // A Windows drive letter parses as a one-letter scheme; anything else is unsupported.
+        Ok(url) if url.scheme().len() > 1 => Err(invalid(format!(
+            "unsupported scheme `{}` (use a path, file:// or s3://)",
+            url.scheme()
+        ))),
+        _ => open_local(std::path::Path::new(location)).map_err(invalid),
+    }
+}
+
+fn open_local(
+    path: &std::path::Path,
+) -> std::result::Result<(Url, Arc<dyn ObjectStore>, Path), String> {
+    std::fs::create_dir_all(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    let absolute = path
+        .canonicalize()
+        .map_err(|e| format!("cannot resolve {}: {e}", path.display()))?;
+    let root = Url::from_directory_path(&absolute)
+        .map_err(|_| format!("{} is not an absolute path", absolute.display()))?;
+    let prefix = Path::from_absolute_path(&absolute).map_err(|e| e.to_string())?;
+    Ok((root, Arc::new(LocalFileSystem::new()), prefix))
+}
+
+fn open_s3(url: Url) -> std::result::Result<(Url, Arc<dyn ObjectStore>, Path), String> {
+    let bucket = url
+        .host_str()
+        .filter(|b| !b.is_empty())
+        .ok_or("missing bucket name")?
+        .to_string();
+    if let Ok(secret) = std::env::var("AWS_SECRET_ACCESS_KEY") {
+        secrets::register(&secret);
+    }
+    if let Ok(token) = std::env::var("AWS_SESSION_TOKEN") {
+        secrets::register(&token);
+    }
+    let store = AmazonS3Builder::from_env()
+        .with_bucket_name(&bucket)
+        .build()
+        .map_err(|e| secrets::redact(&e.to_string()).into_owned())?;
+    let prefix = Path::from(url.path().trim_matches('/'));
+    let mut root = url.clone();
+    root.set_scheme("s3")
+        .map_err(|_| "cannot normalise the scheme")?;
+    let trimmed = format!("/{}/", prefix.as_ref());
+    root.set_path(if prefix.as_ref().is_empty() {
+        "/"
+    } else {
+        &trimmed
+    });
+    Ok((root, Arc::new(store), prefix))
+}
+
+/// Options deltalake needs on top of the store: on S3 the commit protocol relies on conditional
+/// puts, and the lake's own writer lease already guarantees a single writer.
+pub(super) fn delta_storage_options(root: &Url) -> HashMap<String, String> {
+    let mut options = HashMap::new();
+    if root.scheme() == "s3" {
+        for (key, value) in std::env::vars() {
+            if key.starts_with("AWS_") {
+                options.insert(key, value);
+            }
+        }
+        options
+            .entry("AWS_S3_ALLOW_UNSAFE_RENAME".into())
+            .or_insert_with(|| "true".into());
+    }
+    options
+}

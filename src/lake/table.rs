@@ -1,0 +1,330 @@
+//! Delta tables of the lake: naming, opening, writing (append, partition overwrite), application
+//! transaction versions (how a step records what it has consumed, atomically with its data) and
+//! the files a commit range added (how incremental steps find their new input).
+
+use std::sync::Arc;
+
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::catalog::Session;
+use datafusion::datasource::{MemTable, provider_as_source};
+use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder};
+use deltalake::DeltaTableBuilder;
+use deltalake::kernel::Transaction;
+use deltalake::kernel::transaction::CommitProperties;
+use deltalake::parquet::basic::{Compression, ZstdLevel};
+use deltalake::parquet::file::properties::WriterProperties;
+use deltalake::protocol::SaveMode;
+use futures::TryStreamExt;
+
+use super::{Lake, LakeError, Result};
+
+pub use deltalake::DeltaTable;
+
+/// The three table layers of the lake; their names are also the SQL schema names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Layer {
+    Bronze,
+    Silver,
+    Gold,
+}
+
+impl Layer {
+    pub const ALL: [Layer; 3] = [Layer::Bronze, Layer::Silver, Layer::Gold];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Layer::Bronze => "bronze",
+            Layer::Silver => "silver",
+            Layer::Gold => "gold",
+        }
+    }
+}
+
+/// A table of the lake, `layer.name` in SQL and `<layer>/<name>/` in storage.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TableRef {
+    pub layer: Layer,
+    pub name: String,
+}
+
+impl TableRef {
+    pub fn new(layer: Layer, name: impl Into<String>) -> Self {
+        Self {
+            layer,
+            name: name.into(),
+        }
+    }
+    pub fn bronze(name: &str) -> Self {
+        Self::new(Layer::Bronze, name)
+    }
+    pub fn silver(name: &str) -> Self {
+        Self::new(Layer::Silver, name)
+    }
+    pub fn gold(name: &str) -> Self {
+        Self::new(Layer::Gold, name)
+    }
+}
+
+impl std::fmt::Display for TableRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.layer.as_str(), self.name)
+    }
+}
+
+/// What a write does to the rows already in the table.
+#[derive(Debug, Clone)]
+pub enum WriteMode {
+    /// Add rows.
+    Append,
+    /// Replace exactly the rows matching the predicate (normally a partition filter); every new
+    /// row must match it. One commit, so readers see the old or the new partitions, never a mix.
+    ReplaceWhere(Expr),
+    /// Replace the whole table.
+    Overwrite,
+}
+
+/// The rows to write.
+pub enum WriteInput {
+    Batches(Vec<RecordBatch>),
+    /// A DataFusion plan, streamed into Parquet; `session` must know the plan's tables.
+    Plan {
+        plan: LogicalPlan,
+        session: Arc<dyn Session>,
+    },
+}
+
+/// A write request for one table.
+pub struct TableWrite<'a> {
+    pub table: &'a TableRef,
+    pub partition_columns: &'a [&'a str],
+    pub input: WriteInput,
+    pub mode: WriteMode,
+    /// Application transaction recorded in the same commit: (application id, version).
+    pub app_transaction: Option<(String, i64)>,
+}
+
+impl Lake {
+    /// An unloaded handle of `table` (used to create it on first write).
+    fn table_handle(&self, table: &TableRef) -> Result<DeltaTable> {
+        let url = self.table_url(table);
+        DeltaTableBuilder::from_url(url.clone())
+            .map_err(|e| LakeError::delta(table.to_string(), e))?
+            .with_storage_backend(self.root_store().clone(), url)
+            .with_storage_options(self.storage_options())
+            .build()
+            .map_err(|e| LakeError::delta(table.to_string(), e))
+    }
+
+    /// Open the latest version of `table`, or `None` when it has never been written.
+    pub async fn open_table(&self, table: &TableRef) -> Result<Option<DeltaTable>> {
+        let mut handle = self.table_handle(table)?;
+        let exists = handle
+            .verify_deltatable_existence()
+            .await
+            .map_err(|e| LakeError::delta(table.to_string(), e))?;
+        if !exists {
+            return Ok(None);
+        }
+        handle
+            .load()
+            .await
+            .map_err(|e| LakeError::delta(table.to_string(), e))?;
+        Ok(Some(handle))
+    }
+
+    /// Open `table` at `version` (time travel).
+    pub async fn open_table_version(&self, table: &TableRef, version: u64) -> Result<DeltaTable> {
+        let mut handle = self.table_handle(table)?;
+        handle
+            .load_version(version)
+            .await
+            .map_err(|e| LakeError::delta(table.to_string(), e))?;
+        Ok(handle)
+    }
+
+    /// Every Delta table under `bronze/`, `silver/` and `gold/`.
+    pub async fn list_tables(&self) -> Result<Vec<TableRef>> {
+        let mut tables = Vec::new();
+        for layer in Layer::ALL {
+            let listing = self
+                .root_store()
+                .list_with_delimiter(Some(&self.path(layer.as_str())))
+                .await?;
+            for dir in listing.common_prefixes {
+                let Some(name) = dir.filename().map(str::to_string) else {
+                    continue;
+                };
+                let log = dir.clone().join("_delta_log");
+                let has_log = self
+                    .root_store()
+                    .list_with_delimiter(Some(&log))
+                    .await
+                    .map(|l| !l.objects.is_empty())
+                    .unwrap_or(false);
+                if has_log {
+                    tables.push(TableRef::new(layer, name));
+                }
+            }
+        }
+        tables.sort();
+        Ok(tables)
+    }
+
+    /// Write into a table (creating it on first write) in one atomic commit.
+    pub async fn write(&self, request: TableWrite<'_>) -> Result<DeltaTable> {
+        let name = request.table.to_string();
+        let table = match self.open_table(request.table).await? {
+            Some(table) => table,
+            None => self.table_handle(request.table)?,
+        };
+        let mut commit = CommitProperties::default();
+        if let Some((app, version)) = request.app_transaction {
+            commit = commit.with_application_transaction(Transaction::new(app, version));
+        }
+        let builder = match request.input {
+            WriteInput::Batches(batches) if batches.is_empty() => table.write(batches),
+            WriteInput::Batches(batches) => {
+                // One input partition per batch, so deltalake encodes Parquet on every core
+                // (its own `with_input_batches` puts all batches in a single partition).
+                let schema = batches[0].schema();
+                let partitions = batches.into_iter().map(|b| vec![b]).collect();
+                let provider = MemTable::try_new(schema, partitions)?;
+                let plan = LogicalPlanBuilder::scan(
+                    "input",
+                    provider_as_source(Arc::new(provider)),
+                    None,
+                )?
+                .build()?;
+                table.write(Vec::new()).with_input_plan(plan)
+            }
+            WriteInput::Plan { plan, session } => table
+                .write(Vec::new())
+                .with_input_plan(plan)
+                .with_session_state(session),
+        };
+        let builder = builder
+            .with_partition_columns(request.partition_columns.iter().copied())
+            .with_writer_properties(writer_properties())
+            .with_commit_properties(commit)
+            .with_table_name(request.table.name.clone());
+        let builder = match request.mode {
+            WriteMode::Append => builder.with_save_mode(SaveMode::Append),
+            WriteMode::ReplaceWhere(predicate) => builder
+                .with_save_mode(SaveMode::Overwrite)
+                .with_replace_where(predicate),
+            WriteMode::Overwrite => builder.with_save_mode(SaveMode::Overwrite),
+        };
+        builder.await.map_err(|e| LakeError::delta(name, e))
+    }
+
+    /// Delete the rows matching `predicate` in one commit that also records `app_transaction`.
+    pub async fn delete_where(
+        &self,
+        table: &TableRef,
+        predicate: Expr,
+        app_transaction: Option<(String, i64)>,
+    ) -> Result<()> {
+        let Some(handle) = self.open_table(table).await? else {
+            return Ok(());
+        };
+        let mut commit = CommitProperties::default();
+        if let Some((app, version)) = app_transaction {
+            commit = commit.with_application_transaction(Transaction::new(app, version));
+        }
+        handle
+            .delete()
+            .with_predicate(predicate)
+            .with_commit_properties(commit)
+            .await
+            .map_err(|e| LakeError::delta(table.to_string(), e))?;
+        Ok(())
+    }
+
+    /// The version an application recorded in `table`, if any.
+    pub async fn app_version(&self, table: &DeltaTable, app: &str) -> Result<Option<i64>> {
+        let state = table
+            .snapshot()
+            .map_err(|e| LakeError::delta(table.table_url().as_str(), e))?;
+        state
+            .transaction_version(table.log_store().as_ref(), app)
+            .await
+            .map_err(|e| LakeError::delta(table.table_url().as_str(), e))
+    }
+}
+
+/// A numeric operation metric (e.g. `num_added_rows`) of the latest commit of `table`.
+pub async fn last_commit_metric(table: &DeltaTable, metric: &str) -> Option<u64> {
+    use futures::StreamExt;
+    let info = table.history(Some(1)).next().await?.ok()?;
+    let metrics = info.info.get("operationMetrics")?;
+    metrics.get(metric)?.as_u64()
+}
+
+/// Parquet settings of every lake file: zstd keeps the many repeated strings of bronze small at
+/// a cost close to snappy's.
+fn writer_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(1).expect("valid zstd level"),
+        ))
+        .build()
+}
+
+/// Paths (relative to the table root) of the data files that commits `from + 1 ..= table version`
+/// added and that are still live. `None` when part of that log is gone (expired), in which case
+/// the caller must fall back to a full recompute.
+pub async fn added_files_since(table: &DeltaTable, from: u64) -> Result<Option<Vec<String>>> {
+    let name = table.table_url().to_string();
+    let Some(current) = table.version() else {
+        return Ok(Some(Vec::new()));
+    };
+    let log_store = table.log_store();
+    let mut added = Vec::new();
+    for version in (from + 1)..=current {
+        let entry = log_store
+            .read_commit_entry(version)
+            .await
+            .map_err(|e| LakeError::delta(name.clone(), e))?;
+        let Some(bytes) = entry else { return Ok(None) };
+        for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            let action: serde_json::Value =
+                serde_json::from_slice(line).map_err(|e| LakeError::Corrupt {
+                    context: format!("{name} commit {version}"),
+                    message: e.to_string(),
+                })?;
+            if let Some(add) = action.get("add")
+                && add
+                    .get("dataChange")
+                    .and_then(|d| d.as_bool())
+                    .unwrap_or(true)
+                && let Some(path) = add.get("path").and_then(|p| p.as_str())
+            {
+                added.push(
+                    percent_encoding::percent_decode_str(path)
+                        .decode_utf8_lossy()
+                        .into_owned(),
+                );
+            }
+        }
+    }
+    let live: std::collections::HashSet<String> = live_files(table).await?.into_iter().collect();
+    added.retain(|p| live.contains(p));
+    Ok(Some(added))
+}
+
+/// Relative paths of the live data files of `table`.
+pub(crate) async fn live_files(table: &DeltaTable) -> Result<Vec<String>> {
+    let name = table.table_url().to_string();
+    let snapshot = table
+        .snapshot()
+        .map_err(|e| LakeError::delta(name.clone(), e))?;
+    let log_store = table.log_store();
+    let files: Vec<_> = snapshot
+        .snapshot()
+        .file_views(log_store.as_ref(), None)
+        .map_ok(|f| f.path().to_string())
+        .try_collect()
+        .await
+        .map_err(|e| LakeError::delta(name, e))?;
+    Ok(files)
+}

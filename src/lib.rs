@@ -1,0 +1,18 @@
+//! datacycle: a lakehouse for apartment IoT data.
+//!
+//! Sources (`sources`) land raw files in the lake (`lake`), `bronze` turns them into generic Delta
+//! tables, `transform` runs the SQL of `queries/` to derive silver (and later gold), and `ops`
+//! holds what every step shares: configuration, logging, secrets, progress and run reports.
+//! `cli` is the command-line edge; `generate` produces realistic synthetic sources.
+
+pub mod bronze;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod generate;
+pub mod lake;
+pub mod ops;
+pub mod sources;
+pub mod transform;
+
+pub use error::{Error, Result};

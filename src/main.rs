@@ -1,0 +1,109 @@
+//! The `datacycle` binary: parse flags, set up logging, run the command, map errors to exit codes.
+
+use clap::Parser;
+use datacycle::cli::{Cli, EXIT_LOCKED, is_locked};
+use datacycle::config::load_env_file;
+use datacycle::ops::{logging, progress, secrets};
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn main() {
+    std::process::exit(run());
+}
+
+fn run() -> i32 {
+    // The env file must be read before clap, so that its values act as defaults for flags.
+    let (env_file, explicit) = env_file_from_args();
+    if let Err(e) = load_env_file(&env_file, explicit) {
+        eprintln!("error: {}", secrets::redact(&e.to_string()));
+        return 2;
+    }
+    register_secrets_from_env();
+    let cli = Cli::parse();
+    if cli.global.no_progress || wants_json(&cli) {
+        progress::disable();
+    }
+    let _guard = match logging::init(
+        cli.global.log_format,
+        &cli.global.log_level,
+        cli.global.log_dir.as_deref(),
+    ) {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("error: cannot set up logging: {e}");
+            return 2;
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    match runtime.block_on(datacycle::cli::run(cli)) {
+        Ok(code) => code,
+        Err(error) => {
+            let message = secrets::redact(&error.to_string()).into_owned();
+            tracing::debug!("full error: {message}");
+            let shown = shorten(&message);
+            tracing::error!("{shown}");
+            eprintln!("error: {shown}");
+            if is_locked(&error) { EXIT_LOCKED } else { 1 }
+        }
+    }
+}
+
+/// `--env-file <path>` / `--env-file=<path>` / `ENV_FILE`, and whether it was asked for.
+fn env_file_from_args() -> (std::path::PathBuf, bool) {
+    let args: Vec<String> = std::env::args().collect();
+    for (i, arg) in args.iter().enumerate() {
+        if let Some(value) = arg.strip_prefix("--env-file=") {
+            return (value.into(), true);
+        }
+        if arg == "--env-file"
+            && let Some(value) = args.get(i + 1)
+        {
+            return (value.into(), true);
+        }
+    }
+    match std::env::var_os("ENV_FILE") {
+        Some(value) => (value.into(), true),
+        None => (".env".into(), false),
+    }
+}
+
+/// Every password in a URL-valued variable and every secret-named variable is masked in output.
+fn register_secrets_from_env() {
+    for (key, value) in std::env::vars() {
+        let upper = key.to_ascii_uppercase();
+        if upper.ends_with("_URL") {
+            secrets::register_url(&value);
+        } else if ["PASSWORD", "SECRET", "TOKEN", "PASS"]
+            .iter()
+            .any(|s| upper.contains(s))
+        {
+            secrets::register(&value);
+        }
+    }
+}
+
+fn wants_json(cli: &Cli) -> bool {
+    std::env::args().any(|a| a == "json" || a == "--format=json")
+        || matches!(cli.global.log_format, logging::LogFormat::Json)
+}
+
+/// Engine errors can embed whole query plans; show the start and say where the rest is.
+fn shorten(message: &str) -> String {
+    const LIMIT: usize = 1500;
+    if message.len() <= LIMIT {
+        return message.to_string();
+    }
+    let cut = (0..=LIMIT)
+        .rev()
+        .find(|i| message.is_char_boundary(*i))
+        .unwrap_or(0);
+    format!(
+        "{} … ({} more characters; LOG_LEVEL=debug logs the full error)",
+        &message[..cut],
+        message.len() - cut
+    )
+}

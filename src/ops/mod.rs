@@ -1,0 +1,9 @@
+//! What every step shares: logging with secret masking, progress bars, run reports, the clock
+//! and small JSON state documents in the lake's `_ops` area.
+
+pub mod clock;
+pub mod logging;
+pub mod progress;
+pub mod report;
+pub mod secrets;
+pub mod state;

@@ -1,0 +1,117 @@
+//! Step reports: every long step ends with files, rows, bytes, seconds and throughput, printed as
+//! a table for people or as JSON for machines.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use serde::Serialize;
+
+/// What one step did.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct StepReport {
+    pub step: String,
+    pub files: u64,
+    pub rows: u64,
+    pub bytes: u64,
+    pub seconds: f64,
+    /// Problems that did not stop the step (quarantined files, unknown houses, ...).
+    pub warnings: u64,
+    /// Step-specific counters, e.g. `quarantined`, `skipped_unknown_house`.
+    pub counters: BTreeMap<String, u64>,
+    /// One line per notable event (a skipped source, a quarantined file).
+    pub notes: Vec<String>,
+}
+
+impl StepReport {
+    pub fn new(step: impl Into<String>) -> Self {
+        Self {
+            step: step.into(),
+            ..Default::default()
+        }
+    }
+
+    pub fn rows_per_second(&self) -> f64 {
+        if self.seconds > 0.0 {
+            self.rows as f64 / self.seconds
+        } else {
+            0.0
+        }
+    }
+
+    pub fn count(&mut self, counter: &str, n: u64) {
+        if n > 0 {
+            *self.counters.entry(counter.to_string()).or_default() += n;
+        }
+    }
+
+    pub fn counter(&self, counter: &str) -> u64 {
+        self.counters.get(counter).copied().unwrap_or(0)
+    }
+
+    /// Stop the clock started at `started`.
+    pub fn finish(mut self, started: Instant) -> Self {
+        self.seconds = started.elapsed().as_secs_f64();
+        self
+    }
+}
+
+/// The reports of one command.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RunSummary {
+    pub steps: Vec<StepReport>,
+    pub seconds: f64,
+}
+
+impl RunSummary {
+    pub fn warnings(&self) -> u64 {
+        self.steps.iter().map(|s| s.warnings).sum()
+    }
+
+    /// Human-readable table of the steps.
+    pub fn to_table(&self) -> String {
+        let mut table = comfy_table::Table::new();
+        table.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY);
+        table.set_header([
+            "step", "files", "rows", "bytes", "seconds", "rows/s", "warnings",
+        ]);
+        for s in &self.steps {
+            table.add_row([
+                s.step.clone(),
+                s.files.to_string(),
+                s.rows.to_string(),
+                human_bytes(s.bytes),
+                format!("{:.2}", s.seconds),
+                format!("{:.0}", s.rows_per_second()),
+                s.warnings.to_string(),
+            ]);
+        }
+        let mut out = table.to_string();
+        for s in &self.steps {
+            let counters: Vec<String> =
+                s.counters.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            if !counters.is_empty() {
+                out.push_str(&format!("\n{}: {}", s.step, counters.join(", ")));
+            }
+            for note in &s.notes {
+                out.push_str(&format!("\n{}: {}", s.step, note));
+            }
+        }
+        out.push_str(&format!("\ntotal: {:.2} s", self.seconds));
+        out
+    }
+}
+
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}

@@ -1,0 +1,34 @@
+//! Sources: copying raw files from where they are produced into the lake's landing zone.
+
+pub mod sensor_name;
+pub mod smb;
+
+use std::path::PathBuf;
+
+use crate::lake::LakeError;
+
+pub type Result<T, E = SourceError> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("{variable} is not set: this source is not configured")]
+    NotConfigured { variable: &'static str },
+    #[error("the share {path} is not reachable: {source}")]
+    ShareUnavailable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("reading {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Lake(#[from] LakeError),
+}
+
+impl From<object_store::Error> for SourceError {
+    fn from(e: object_store::Error) -> Self {
+        Self::Lake(LakeError::ObjectStore(e))
+    }
+}

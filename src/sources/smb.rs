@@ -1,0 +1,378 @@
+//! Sensor files from the SMB share (mounted as a local folder) into
+//! `landing/sensors/<apartment>/YYYY/MM/DD/HH/<name>`.
+//!
+//! Prediction mode (every tick): per apartment, from its newest landed minute, probe the next
+//! expected names on the share and copy what exists, stopping after 10 consecutive empty
+//! minutes. Prediction alone never crosses a source gap longer than that, so a listing scan of
+//! the share also runs when an apartment found nothing for `SENSOR_SCAN_IDLE_MIN` minutes (and
+//! no scan ran in that time), once per UTC day, for an apartment with nothing landed yet, and
+//! with `--full`. The scan parses every name, compares name and size with landing and copies
+//! everything missing, oldest first, in parallel. No early stop.
+//!
+//! Every landing path is queued for bronze before it is written, and every copy is an atomic
+//! put, so a half-copied file is never present and a copied file is never forgotten.
+
+use object_store::ObjectStoreExt;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path as FsPath, PathBuf};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use futures::{StreamExt, TryStreamExt};
+use object_store::PutPayload;
+use serde::{Deserialize, Serialize};
+
+use super::sensor_name::{LANDING_SENSORS, SensorFileName, landing_path};
+use super::{Result, SourceError};
+use crate::bronze::sensors::QUEUE;
+use crate::config::{HouseMap, Settings};
+use crate::lake::{Lake, LandingQueue, QueuedFile, WriterLease};
+use crate::ops::report::StepReport;
+use crate::ops::{clock, progress, state};
+
+/// Prediction stops after this many consecutive minutes without a file.
+pub const MAX_EMPTY_MINUTES: u32 = 10;
+const STATE: &str = "sensors_ingest";
+
+/// What the step remembers between runs.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct IngestState {
+    /// Since when prediction has found nothing, per apartment.
+    idle_since: BTreeMap<String, DateTime<Utc>>,
+    /// When the last listing scan of the share ran.
+    last_scan: Option<DateTime<Utc>>,
+}
+
+/// A file on the share to land.
+#[derive(Debug, Clone)]
+struct Transfer {
+    source: PathBuf,
+    apartment: String,
+    minute: NaiveDateTime,
+    landing: String,
+    size: u64,
+}
+
+/// Land new sensor files from `SMB_PATH`.
+pub async fn ingest(
+    lake: &Lake,
+    settings: &Settings,
+    lease: &WriterLease,
+    full: bool,
+) -> Result<StepReport> {
+    let started = Instant::now();
+    let mut report = StepReport::new("ingest sensors");
+    let share = settings
+        .smb_path
+        .clone()
+        .ok_or(SourceError::NotConfigured {
+            variable: "SMB_PATH",
+        })?;
+    let metadata =
+        tokio::fs::metadata(&share)
+            .await
+            .map_err(|source| SourceError::ShareUnavailable {
+                path: share.clone(),
+                source,
+            })?;
+    if !metadata.is_dir() {
+        return Err(SourceError::ShareUnavailable {
+            path: share,
+            source: std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a directory"),
+        });
+    }
+
+    let mut memory: IngestState = state::load(lake, STATE).await?;
+    let now = clock::now();
+    let mut newest = BTreeMap::new();
+    for entry in settings.house_map.entries() {
+        newest.insert(
+            entry.apartment.clone(),
+            newest_landed(lake, &entry.apartment).await?,
+        );
+    }
+    let scan_reason = scan_reason(full, &newest, &memory, now, settings.scan_idle);
+
+    let transfers = match &scan_reason {
+        Some(reason) => {
+            report.notes.push(format!("listing scan: {reason}"));
+            scan(lake, &share, &settings.house_map, &mut report).await?
+        }
+        None => predict(lake, &share, &settings.house_map, &newest, &mut report).await?,
+    };
+    let landed_apartments: std::collections::HashSet<String> =
+        transfers.iter().map(|t| t.apartment.clone()).collect();
+
+    lease.check()?;
+    copy_all(lake, settings, transfers, &mut report).await?;
+
+    for entry in settings.house_map.entries() {
+        if landed_apartments.contains(&entry.apartment) {
+            memory.idle_since.remove(&entry.apartment);
+        } else {
+            memory
+                .idle_since
+                .entry(entry.apartment.clone())
+                .or_insert(now);
+        }
+    }
+    if scan_reason.is_some() {
+        memory.last_scan = Some(now);
+    }
+    state::save(lake, STATE, &memory).await?;
+    report.warnings = report.counter("unknown_house")
+        + report.counter("unrecognised_name")
+        + report.counter("vanished");
+    Ok(report.finish(started))
+}
+
+/// Why a listing scan must run now, if it must.
+fn scan_reason(
+    full: bool,
+    newest: &BTreeMap<String, Option<NaiveDateTime>>,
+    memory: &IngestState,
+    now: DateTime<Utc>,
+    idle_limit: Duration,
+) -> Option<String> {
+    if full {
+        return Some("--full".into());
+    }
+    if let Some((apartment, _)) = newest.iter().find(|(_, n)| n.is_none()) {
+        return Some(format!("nothing landed yet for {apartment}"));
+    }
+    match memory.last_scan {
+        None => return Some("first scan".into()),
+        Some(last) if last.date_naive() != now.date_naive() => return Some("daily scan".into()),
+        _ => {}
+    }
+    let idle_limit = chrono::Duration::from_std(idle_limit).unwrap_or(chrono::Duration::MAX);
+    let scanned_recently = memory.last_scan.is_some_and(|last| now - last < idle_limit);
+    let idle = memory
+        .idle_since
+        .iter()
+        .find(|(_, since)| now - **since >= idle_limit);
+    match idle {
+        Some((apartment, since)) if !scanned_recently => Some(format!(
+            "prediction found nothing for {apartment} since {}",
+            since.format("%Y-%m-%d %H:%M UTC")
+        )),
+        _ => None,
+    }
+}
+
+/// The newest minute landed for `apartment` (walking the newest year/month/day/hour folders).
+async fn newest_landed(lake: &Lake, apartment: &str) -> Result<Option<NaiveDateTime>> {
+    newest_below(
+        lake,
+        lake.path(&format!("{LANDING_SENSORS}/{apartment}")),
+        4,
+    )
+    .await
+}
+
+fn newest_below(
+    lake: &Lake,
+    dir: object_store::path::Path,
+    levels: u32,
+) -> futures::future::BoxFuture<'_, Result<Option<NaiveDateTime>>> {
+    Box::pin(async move {
+        let listing = lake.root_store().list_with_delimiter(Some(&dir)).await?;
+        if levels == 0 {
+            return Ok(listing
+                .objects
+                .iter()
+                .filter_map(|o| SensorFileName::parse(o.location.filename()?))
+                .map(|n| n.minute)
+                .max());
+        }
+        let mut children = listing.common_prefixes;
+        children.sort();
+        for child in children.into_iter().rev() {
+            if let Some(found) = newest_below(lake, child, levels - 1).await? {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
+    })
+}
+
+/// Probe the expected next names per apartment.
+async fn predict(
+    lake: &Lake,
+    share: &FsPath,
+    houses: &HouseMap,
+    newest: &BTreeMap<String, Option<NaiveDateTime>>,
+    report: &mut StepReport,
+) -> Result<Vec<Transfer>> {
+    let mut transfers = Vec::new();
+    for entry in houses.entries() {
+        let Some(Some(mut minute)) = newest.get(&entry.apartment).copied() else {
+            continue;
+        };
+        let mut empty = 0;
+        while empty < MAX_EMPTY_MINUTES {
+            minute += chrono::Duration::minutes(1);
+            let name = SensorFileName::format(minute, &entry.house);
+            let source = share.join(&name);
+            report.count("probes", 1);
+            match tokio::fs::metadata(&source).await {
+                Ok(meta) if meta.is_file() => {
+                    empty = 0;
+                    let landing = landing_path(&entry.apartment, minute, &name);
+                    if landed_size(lake, &landing).await? != Some(meta.len()) {
+                        transfers.push(Transfer {
+                            source,
+                            apartment: entry.apartment.clone(),
+                            minute,
+                            landing,
+                            size: meta.len(),
+                        });
+                    }
+                }
+                _ => empty += 1,
+            }
+        }
+    }
+    Ok(transfers)
+}
+
+async fn landed_size(lake: &Lake, landing: &str) -> Result<Option<u64>> {
+    match lake.root_store().head(&lake.path(landing)).await {
+        Ok(meta) => Ok(Some(meta.size)),
+        Err(object_store::Error::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// List the share and everything landed; return what is missing or differs in size.
+async fn scan(
+    lake: &Lake,
+    share: &FsPath,
+    houses: &HouseMap,
+    report: &mut StepReport,
+) -> Result<Vec<Transfer>> {
+    let spinner = progress::spinner("listing share");
+    let share_owned = share.to_path_buf();
+    let entries = tokio::task::spawn_blocking(move || list_share(&share_owned))
+        .await
+        .map_err(|e| SourceError::Read {
+            path: share.to_path_buf(),
+            source: std::io::Error::other(e.to_string()),
+        })??;
+    spinner.set_message("listing landing");
+    let landed: HashMap<String, u64> = lake
+        .root_store()
+        .list(Some(&lake.path(LANDING_SENSORS)))
+        .map_ok(|o| (lake.relative(&o.location).unwrap_or_default(), o.size))
+        .try_collect()
+        .await?;
+    spinner.finish_and_clear();
+
+    let mut unknown: BTreeMap<String, u64> = BTreeMap::new();
+    let mut transfers = Vec::new();
+    for (name, size) in entries {
+        let Some(parsed) = SensorFileName::parse(&name) else {
+            tracing::debug!(file = %name, "not a sensor file name; skipped");
+            report.count("unrecognised_name", 1);
+            continue;
+        };
+        let Some(apartment) = houses.apartment_of(&parsed.house) else {
+            *unknown.entry(parsed.house).or_default() += 1;
+            continue;
+        };
+        let landing = landing_path(apartment, parsed.minute, &name);
+        if landed.get(&landing) == Some(&size) {
+            continue;
+        }
+        transfers.push(Transfer {
+            source: share.join(&name),
+            apartment: apartment.to_string(),
+            minute: parsed.minute,
+            landing,
+            size,
+        });
+    }
+    for (house, files) in unknown {
+        tracing::warn!(house = %house, files, "files of a house not in HOUSE_MAP were skipped");
+        report.count("unknown_house", files);
+        report.notes.push(format!(
+            "skipped {files} files of unknown house `{house}` (add it to HOUSE_MAP)"
+        ));
+    }
+    transfers.sort_by(|a, b| (a.minute, &a.apartment).cmp(&(b.minute, &b.apartment)));
+    Ok(transfers)
+}
+
+/// (name, size) of every regular file directly in the share.
+fn list_share(share: &FsPath) -> Result<Vec<(String, u64)>> {
+    let read = |source| SourceError::Read {
+        path: share.to_path_buf(),
+        source,
+    };
+    let mut entries = Vec::new();
+    for entry in std::fs::read_dir(share).map_err(read)? {
+        let entry = entry.map_err(read)?;
+        let Ok(meta) = entry.metadata() else { continue };
+        if meta.is_file()
+            && let Ok(name) = entry.file_name().into_string()
+        {
+            entries.push((name, meta.len()));
+        }
+    }
+    Ok(entries)
+}
+
+/// Queue, then copy, every transfer in parallel.
+async fn copy_all(
+    lake: &Lake,
+    settings: &Settings,
+    transfers: Vec<Transfer>,
+    report: &mut StepReport,
+) -> Result<()> {
+    if transfers.is_empty() {
+        return Ok(());
+    }
+    let queued: Vec<QueuedFile> = transfers
+        .iter()
+        .map(|t| QueuedFile {
+            path: t.landing.clone(),
+            size: t.size,
+        })
+        .collect();
+    LandingQueue::new(lake, QUEUE).enqueue(&queued).await?;
+
+    let bar = progress::bar(transfers.len() as u64, "landing", "files");
+    let store = lake.root_store().clone();
+    let mut copies = futures::stream::iter(transfers.into_iter().map(|t| {
+        let store = store.clone();
+        let target = lake.path(&t.landing);
+        async move {
+            let bytes = match tokio::fs::read(&t.source).await {
+                Ok(bytes) => bytes,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(source) => {
+                    return Err(SourceError::Read {
+                        path: t.source,
+                        source,
+                    });
+                }
+            };
+            let len = bytes.len() as u64;
+            store.put(&target, PutPayload::from(bytes)).await?;
+            Ok(Some(len))
+        }
+    }))
+    .buffer_unordered(settings.io_concurrency.max(1));
+    while let Some(copied) = copies.next().await {
+        match copied? {
+            Some(len) => {
+                report.files += 1;
+                report.bytes += len;
+            }
+            None => report.count("vanished", 1),
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(())
+}

@@ -1,0 +1,230 @@
+//! Session options and SQL functions of datacycle.
+//!
+//! `datacycle.sensor_timezone` (settable with `SET` in the SQL shell and in `.slt` tests) names
+//! the zone of sensor wall-clock times; `sensor_time_utc(local)` converts such a time to UTC.
+
+use std::sync::Arc;
+
+use chrono::{NaiveDateTime, Offset, TimeZone};
+use chrono_tz::Tz;
+use datafusion::arrow::array::{Array, TimestampMicrosecondArray};
+use datafusion::arrow::datatypes::{DataType, TimeUnit};
+use datafusion::common::config::ConfigExtension;
+use datafusion::common::{ScalarValue, exec_err, extensions_options};
+use datafusion::error::Result;
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
+
+extensions_options! {
+    /// datacycle's own session options (`SET datacycle.<name> = ...`).
+    pub struct DatacycleOptions {
+        /// IANA zone of the wall-clock times in sensor files (file names and payload datetime).
+        pub sensor_timezone: String, default = "UTC".to_string()
+    }
+}
+
+impl ConfigExtension for DatacycleOptions {
+    const PREFIX: &'static str = "datacycle";
+}
+
+impl DatacycleOptions {
+    pub fn new(sensor_timezone: Tz) -> Self {
+        let mut options = Self::default();
+        options.sensor_timezone = sensor_timezone.name().to_string();
+        options
+    }
+}
+
+/// `sensor_time_utc(local TIMESTAMP) -> TIMESTAMP WITH TIME ZONE 'UTC'`.
+///
+/// A local time that occurs twice (the autumn DST change) is read as its first occurrence; a
+/// local time that does not exist (the spring gap) is read with the offset in force before the
+/// gap, as a clock that was not yet adjusted would have meant it.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct SensorTimeUtc {
+    signature: Signature,
+}
+
+impl Default for SensorTimeUtc {
+    fn default() -> Self {
+        Self {
+            signature: Signature::user_defined(Volatility::Stable),
+        }
+    }
+}
+
+/// The function as a [`ScalarUDF`].
+pub fn sensor_time_utc() -> ScalarUDF {
+    ScalarUDF::from(SensorTimeUtc::default())
+}
+
+const MICROS_PER_MINUTE: i64 = 60_000_000;
+
+/// UTC micros of local wall-clock micros in `tz`.
+pub fn local_to_utc_micros(tz: &Tz, local_micros: i64) -> Option<i64> {
+    let local = chrono::DateTime::from_timestamp_micros(local_micros)?.naive_utc();
+    Some(local_to_utc(tz, local)?.and_utc().timestamp_micros())
+}
+
+/// UTC time of a local wall-clock time in `tz` (see [`SensorTimeUtc`] for DST rules).
+pub fn local_to_utc(tz: &Tz, local: NaiveDateTime) -> Option<NaiveDateTime> {
+    use chrono::LocalResult;
+    let offset_seconds = match tz.offset_from_local_datetime(&local) {
+        LocalResult::Single(offset) => offset.fix().local_minus_utc(),
+        LocalResult::Ambiguous(first, _) => first.fix().local_minus_utc(),
+        LocalResult::None => {
+            // Inside the spring-forward gap: use the offset of one gap-length before.
+            let before = local - chrono::Duration::hours(3);
+            tz.offset_from_utc_datetime(&before).fix().local_minus_utc()
+        }
+    };
+    Some(local - chrono::Duration::seconds(offset_seconds as i64))
+}
+
+impl ScalarUDFImpl for SensorTimeUtc {
+    fn name(&self) -> &str {
+        "sensor_time_utc"
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Timestamp(
+            TimeUnit::Microsecond,
+            Some("UTC".into()),
+        ))
+    }
+
+    /// Any zone-less timestamp (or a string) is read as microseconds.
+    fn coerce_types(&self, args: &[DataType]) -> Result<Vec<DataType>> {
+        match args {
+            [
+                DataType::Timestamp(_, None)
+                | DataType::Null
+                | DataType::Utf8
+                | DataType::Utf8View
+                | DataType::LargeUtf8,
+            ] => Ok(vec![DataType::Timestamp(TimeUnit::Microsecond, None)]),
+            [other] => datafusion::common::plan_err!(
+                "sensor_time_utc expects a timestamp without time zone (a wall-clock time), got {other}"
+            ),
+            _ => datafusion::common::plan_err!("sensor_time_utc expects one argument"),
+        }
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let zone = args
+            .config_options
+            .extensions
+            .get::<DatacycleOptions>()
+            .map(|o| o.sensor_timezone.clone())
+            .unwrap_or_else(|| "UTC".into());
+        let Ok(tz) = zone.parse::<Tz>() else {
+            return exec_err!("datacycle.sensor_timezone `{zone}` is not an IANA time zone");
+        };
+        let utc: Option<Arc<str>> = Some("UTC".into());
+        match &args.args[0] {
+            ColumnarValue::Scalar(ScalarValue::TimestampMicrosecond(v, _)) => {
+                Ok(ColumnarValue::Scalar(ScalarValue::TimestampMicrosecond(
+                    v.and_then(|v| local_to_utc_micros(&tz, v)),
+                    utc,
+                )))
+            }
+            ColumnarValue::Array(array) => {
+                let local = array
+                    .as_any()
+                    .downcast_ref::<TimestampMicrosecondArray>()
+                    .expect("signature guarantees microsecond timestamps");
+                let converted: TimestampMicrosecondArray = if tz == Tz::UTC {
+                    local.clone()
+                } else {
+                    // Files hold one minute each, so consecutive rows share the minute: convert
+                    // once per minute instead of once per row.
+                    let mut cache: Option<(i64, i64)> = None;
+                    local
+                        .iter()
+                        .map(|value| {
+                            let value = value?;
+                            let minute = value.div_euclid(MICROS_PER_MINUTE);
+                            let offset = match cache {
+                                Some((m, offset)) if m == minute => offset,
+                                _ => {
+                                    let start = minute * MICROS_PER_MINUTE;
+                                    let offset = local_to_utc_micros(&tz, start)? - start;
+                                    cache = Some((minute, offset));
+                                    offset
+                                }
+                            };
+                            Some(value + offset)
+                        })
+                        .collect()
+                };
+                Ok(ColumnarValue::Array(Arc::new(
+                    converted.with_timezone("UTC"),
+                )))
+            }
+            other => exec_err!("sensor_time_utc expects a timestamp, got {other:?}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(tz: &str, local: &str) -> String {
+        let tz: Tz = tz.parse().unwrap();
+        let local = NaiveDateTime::parse_from_str(local, "%Y-%m-%d %H:%M").unwrap();
+        local_to_utc(&tz, local)
+            .unwrap()
+            .format("%Y-%m-%d %H:%M")
+            .to_string()
+    }
+
+    #[test]
+    fn converts_across_dst_changes() {
+        assert_eq!(utc("UTC", "2023-10-29 02:30"), "2023-10-29 02:30");
+        assert_eq!(utc("Europe/Zurich", "2023-08-18 10:00"), "2023-08-18 08:00");
+        assert_eq!(utc("Europe/Zurich", "2023-12-18 10:00"), "2023-12-18 09:00");
+        // Autumn: 02:30 happens twice; the first (summer time) is taken.
+        assert_eq!(utc("Europe/Zurich", "2023-10-29 02:30"), "2023-10-29 00:30");
+        assert_eq!(utc("Europe/Zurich", "2023-10-29 03:00"), "2023-10-29 02:00");
+        // Spring: 02:30 does not exist; read with the winter offset.
+        assert_eq!(utc("Europe/Zurich", "2024-03-31 02:30"), "2024-03-31 01:30");
+        assert_eq!(utc("Europe/Zurich", "2024-03-31 03:00"), "2024-03-31 01:00");
+    }
+}
+
+/// `query_file('silver/sensor_events.sql')`: the result of a query file of `queries/`, planned
+/// against the calling session. Lets the SQL shell preview a transform and lets `.slt` tests run
+/// the real query files over fixture tables.
+#[derive(Debug, Default)]
+pub struct QueryFileFunction;
+
+impl datafusion::catalog::TableFunctionImpl for QueryFileFunction {
+    fn call_with_args(
+        &self,
+        args: datafusion::catalog::TableFunctionArgs,
+    ) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
+        use datafusion::execution::SessionState;
+        use datafusion::logical_expr::Expr;
+        let path = match args.exprs() {
+            [Expr::Literal(ScalarValue::Utf8(Some(path)), _)] => path.clone(),
+            _ => return exec_err!("query_file expects one string: the path below queries/"),
+        };
+        let Some(query) = super::queries::ALL.iter().find(|q| q.path == path) else {
+            let known: Vec<&str> = super::queries::ALL.iter().map(|q| q.path).collect();
+            return exec_err!("unknown query file `{path}`; known: {}", known.join(", "));
+        };
+        let Some(state) = args.session().as_any().downcast_ref::<SessionState>() else {
+            return exec_err!("query_file needs a full DataFusion session");
+        };
+        // Lake and reference tables resolve without I/O, so planning completes immediately.
+        let plan = futures::executor::block_on(state.create_logical_plan(query.sql))?;
+        Ok(Arc::new(datafusion::catalog::view::ViewTable::new(
+            plan,
+            Some(query.sql.to_string()),
+        )))
+    }
+}

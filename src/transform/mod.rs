@@ -1,0 +1,68 @@
+//! SQL transforms: the files of `queries/` run by DataFusion over the lake session, with the
+//! reference CSVs and datacycle's functions registered.
+
+pub mod functions;
+pub mod partitions;
+pub mod queries;
+pub mod reference;
+pub mod scope;
+pub mod sensor_events;
+
+use std::path::PathBuf;
+
+use datafusion::error::DataFusionError;
+use datafusion::logical_expr::LogicalPlan;
+
+use crate::config::Settings;
+use crate::lake::{Lake, LakeError, LakeSession};
+use functions::DatacycleOptions;
+use queries::QueryFile;
+
+pub type Result<T, E = TransformError> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransformError {
+    #[error(transparent)]
+    Lake(#[from] LakeError),
+    #[error("SQL engine: {0}")]
+    DataFusion(#[from] DataFusionError),
+    #[error("query queries/{path}: {source}")]
+    Query {
+        path: String,
+        source: DataFusionError,
+    },
+    #[error("reference table {name}: {message}")]
+    Reference { name: String, message: String },
+}
+
+/// Where reference CSVs may be overridden (`REFERENCE_DIR`).
+pub fn reference_dir() -> Option<PathBuf> {
+    std::env::var_os("REFERENCE_DIR").map(PathBuf::from)
+}
+
+/// A lake session ready for datacycle SQL: tables, reference data, options and functions.
+pub async fn open_session(lake: &Lake, settings: &Settings) -> Result<LakeSession> {
+    let config = LakeSession::base_config(settings.threads)
+        .with_option_extension(DatacycleOptions::new(settings.sensor_timezone));
+    let session = LakeSession::new(lake, config).await?;
+    session.ctx().register_udf(functions::sensor_time_utc());
+    session.ctx().register_udtf(
+        "query_file",
+        std::sync::Arc::new(functions::QueryFileFunction),
+    );
+    reference::register(session.ctx(), reference_dir().as_deref())?;
+    Ok(session)
+}
+
+/// The logical plan of a query file.
+pub async fn plan_query(session: &LakeSession, query: &QueryFile) -> Result<LogicalPlan> {
+    session
+        .ctx()
+        .state()
+        .create_logical_plan(query.sql)
+        .await
+        .map_err(|source| TransformError::Query {
+            path: query.path.to_string(),
+            source,
+        })
+}

@@ -1,0 +1,11 @@
+//! Integration tests: the real binary and the real lake on generated and hand-written data.
+//! One test binary keeps link time down.
+
+mod bad_files;
+mod common;
+mod crash;
+mod gap;
+mod idempotency;
+mod lock;
+mod silver_fixtures;
+mod slt;
