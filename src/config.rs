@@ -125,6 +125,12 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// Threads for many small blocking file operations on a local lake: twice the cores, so
+    /// one thread's disk wait overlaps another's work, capped by `io_concurrency`.
+    pub fn local_io_threads(&self) -> usize {
+        (self.threads * 2).clamp(1, self.io_concurrency.max(1))
+    }
+
     /// Defaults for tests and embedding: the local lake at `lake_url`, no sources.
     pub fn for_lake(lake_url: impl Into<String>) -> Self {
         Self {

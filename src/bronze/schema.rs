@@ -95,20 +95,23 @@ pub struct ReadingsBuilder {
 }
 
 impl ReadingsBuilder {
-    pub fn new(ingested_at: DateTime<Utc>) -> Self {
+    /// A builder sized for about `rows` rows, so that the columns are allocated once instead of
+    /// growing (and being copied) by doubling.
+    pub fn with_capacity(ingested_at: DateTime<Utc>, rows: usize) -> Self {
+        let text = |bytes_per_row: usize| StringBuilder::with_capacity(rows, rows * bytes_per_row);
         Self {
-            source_file: StringBuilder::new(),
-            apartment: StringBuilder::new(),
-            date: Date32Builder::new(),
-            file_ts: TimestampMicrosecondBuilder::new(),
-            payload_ts: TimestampMicrosecondBuilder::new(),
-            category: StringBuilder::new(),
-            room_raw: StringBuilder::new(),
-            item: Int32Builder::new(),
-            key: StringBuilder::new(),
-            value_num: Float64Builder::new(),
-            value_text: StringBuilder::new(),
-            ingested_at: TimestampMicrosecondBuilder::new().with_timezone("UTC"),
+            source_file: text(40),
+            apartment: text(8),
+            date: Date32Builder::with_capacity(rows),
+            file_ts: TimestampMicrosecondBuilder::with_capacity(rows),
+            payload_ts: TimestampMicrosecondBuilder::with_capacity(rows),
+            category: text(10),
+            room_raw: text(10),
+            item: Int32Builder::with_capacity(rows),
+            key: text(10),
+            value_num: Float64Builder::with_capacity(rows),
+            value_text: text(2),
+            ingested_at: TimestampMicrosecondBuilder::with_capacity(rows).with_timezone("UTC"),
             ingested_at_value: ingested_at.timestamp_micros(),
         }
     }

@@ -21,18 +21,20 @@ use datafusion::arrow::datatypes::Int64Type;
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::{col, lit};
 use futures::{StreamExt, TryStreamExt};
+use object_store::ObjectStore;
+use object_store::path::Path as ObjectPath;
 use rayon::prelude::*;
 
 use super::flatten::{FlatFile, flatten};
 use super::schema::{
-    FILES_PARTITIONS, FileOutcome, READINGS_PARTITIONS, ReadingsBuilder, STATUS_OK, SourceFile,
-    files_batch,
+    FILES_PARTITIONS, FileOutcome, READINGS_PARTITIONS, ReadingsBuilder, SENSOR_READINGS,
+    STATUS_OK, SourceFile, files_batch,
 };
 use super::{BronzeError, Result};
 use crate::config::Settings;
 use crate::lake::{
-    Lake, LakeSession, LandingQueue, QueuedFile, TableRef, TableWrite, WriteInput, WriteMode,
-    WriterLease, table_reference,
+    Lake, LakeSession, LandingQueue, PartitionBatch, PartitionValue, QueuedFile, TableRef,
+    TableWrite, WriteInput, WriteMode, WriterLease, table_reference,
 };
 use crate::ops::progress;
 use crate::ops::report::StepReport;
@@ -83,7 +85,7 @@ pub async fn build(
     let queue = LandingQueue::new(lake, QUEUE);
     let pending = queue.snapshot().await?;
     let listed = if full {
-        list_landing(lake).await?
+        list_landing(lake, settings.local_io_threads()).await?
     } else {
         pending.files.clone()
     };
@@ -174,25 +176,11 @@ async fn last_version(lake: &Lake) -> Result<i64> {
 }
 
 /// Every file under `landing/sensors/`.
-async fn list_landing(lake: &Lake) -> Result<Vec<QueuedFile>> {
-    let prefix = lake.path(LANDING_SENSORS);
+async fn list_landing(lake: &Lake, threads: usize) -> Result<Vec<QueuedFile>> {
     let spinner = progress::spinner("listing landing");
-    let objects: Vec<_> = lake
-        .root_store()
-        .list(Some(&prefix))
-        .try_collect()
-        .await
-        .map_err(crate::lake::LakeError::from)?;
+    let files = lake.list_files(LANDING_SENSORS, threads).await?;
     spinner.finish_and_clear();
-    Ok(objects
-        .into_iter()
-        .filter_map(|o| {
-            Some(QueuedFile {
-                path: lake.relative(&o.location)?,
-                size: o.size,
-            })
-        })
-        .collect())
+    Ok(files)
 }
 
 fn parse_candidates(listed: Vec<QueuedFile>, report: &mut StepReport) -> Vec<Candidate> {
@@ -290,7 +278,9 @@ fn classify(
             }
         }
     }
-    let order = |c: &Candidate| (c.file.file_ts, c.file.apartment.clone());
+    // By apartment, then time: consecutive files share a partition, so the flattened rows come
+    // out already split by partition.
+    let order = |c: &Candidate| (c.file.apartment.clone(), c.file.file_ts);
     retries.sort_by_key(order);
     fresh.sort_by_key(order);
     (retries, fresh)
@@ -314,18 +304,30 @@ impl Batcher<'_> {
         replace: bool,
         report: &mut StepReport,
     ) -> Result<()> {
-        let contents = self.read(batch).await?;
+        let contents = if self.lake.is_local() {
+            Contents::ReadInWorkers(self.lake.root_store().clone())
+        } else {
+            Contents::Fetched(self.read(batch).await?)
+        };
         let ingested_at = self.next_ingested_at();
         let version = ingested_at.timestamp_micros();
         let categories = self.categories.clone();
         let threads = self.settings.threads.max(1);
-        let work: Vec<(SourceFile, Option<Bytes>)> =
-            batch.iter().map(|c| c.file.clone()).zip(contents).collect();
+        let work: Vec<(SourceFile, ObjectPath)> = batch
+            .iter()
+            .map(|c| (c.file.clone(), self.lake.path(&c.landing_path)))
+            .collect();
+        let flattening = Instant::now();
         let (readings, outcomes) = tokio::task::spawn_blocking(move || {
-            flatten_all(work, &categories, ingested_at, threads)
+            flatten_all(&work, &contents, &categories, ingested_at, threads)
         })
         .await
         .map_err(|e| BronzeError::Worker(e.to_string()))??;
+        tracing::debug!(
+            files = batch.len(),
+            ms = flattening.elapsed().as_millis() as u64,
+            "bronze batch flattened"
+        );
 
         for outcome in &outcomes {
             report.bytes += outcome.file.size.max(0) as u64;
@@ -353,20 +355,22 @@ impl Batcher<'_> {
         if outcomes.is_empty() {
             return Ok(());
         }
-        let rows: usize = readings.iter().map(RecordBatch::num_rows).sum();
+        let rows: usize = readings.iter().map(|b| b.batch.num_rows()).sum();
         let txn = Some((APP_ID.to_string(), version));
         if rows > 0 {
             self.lease.check()?;
+            let writing = Instant::now();
             self.lake
-                .write(TableWrite {
-                    table: &readings_table(),
-                    partition_columns: READINGS_PARTITIONS,
-                    input: WriteInput::Batches(readings),
-                    mode: WriteMode::Append,
-                    app_transaction: txn.clone(),
-                })
+                .append_partitioned(
+                    &readings_table(),
+                    &SENSOR_READINGS,
+                    READINGS_PARTITIONS,
+                    readings,
+                    threads,
+                    txn.clone(),
+                )
                 .await?;
-            tracing::debug!(target: "datacycle::commit", table = "bronze.sensor_readings", batch = version, rows, "committed");
+            tracing::debug!(target: "datacycle::commit", table = "bronze.sensor_readings", batch = version, rows, ms = writing.elapsed().as_millis() as u64, "committed");
         }
         let mode = if replace {
             let mut partitions = PartitionSet::default();
@@ -398,33 +402,14 @@ impl Batcher<'_> {
         Ok(())
     }
 
-    /// Bytes of each file, `None` for files missing from landing (a copy that never finished;
-    /// the source step lands and queues them again).
+    /// Bytes of each file fetched asynchronously (remote lakes), `None` for files missing from
+    /// landing (a copy that never finished; the source step lands and queues them again).
     async fn read(&self, batch: &[Candidate]) -> Result<Vec<Option<Bytes>>> {
         let store = self.lake.root_store().clone();
         futures::stream::iter(batch.iter().map(|c| {
             let store = store.clone();
             let path = self.lake.path(&c.landing_path);
-            let relative = c.landing_path.clone();
-            async move {
-                match store.get(&path).await {
-                    Ok(result) => {
-                        result
-                            .bytes()
-                            .await
-                            .map(Some)
-                            .map_err(|source| BronzeError::Read {
-                                path: relative,
-                                source,
-                            })
-                    }
-                    Err(object_store::Error::NotFound { .. }) => Ok(None),
-                    Err(source) => Err(BronzeError::Read {
-                        path: relative,
-                        source,
-                    }),
-                }
-            }
+            async move { fetch(&store, &path).await }
         }))
         .buffered(self.settings.io_concurrency.max(1))
         .try_collect()
@@ -440,52 +425,106 @@ impl Batcher<'_> {
     }
 }
 
-/// Flatten every present file on `threads` workers; returns the readings batches (in file
-/// order) and one outcome per present file.
+/// Where the flattening workers get file contents from.
+enum Contents {
+    /// Read by the workers themselves (local lakes: no hand-off per file).
+    ReadInWorkers(Arc<dyn ObjectStore>),
+    /// Fetched beforehand, in batch order (remote lakes).
+    Fetched(Vec<Option<Bytes>>),
+}
+
+/// The bytes of a landing file, `None` when it is not there.
+async fn fetch(store: &Arc<dyn ObjectStore>, path: &ObjectPath) -> Result<Option<Bytes>> {
+    let read_error = |source| BronzeError::Read {
+        path: path.to_string(),
+        source,
+    };
+    match store.get(path).await {
+        Ok(result) => result.bytes().await.map(Some).map_err(read_error),
+        Err(object_store::Error::NotFound { .. }) => Ok(None),
+        Err(source) => Err(read_error(source)),
+    }
+}
+
+/// Flatten every present file on `threads` workers; returns the readings split by partition
+/// and one outcome per present file.
 fn flatten_all(
-    work: Vec<(SourceFile, Option<Bytes>)>,
+    work: &[(SourceFile, ObjectPath)],
+    contents: &Contents,
     categories: &HashSet<String>,
     ingested_at: DateTime<Utc>,
     threads: usize,
-) -> Result<(Vec<RecordBatch>, Vec<FileOutcome>)> {
+) -> Result<(Vec<PartitionBatch>, Vec<FileOutcome>)> {
     let chunk = work.len().div_ceil(threads * 4).max(1);
-    let results: Vec<Result<(RecordBatch, Vec<FileOutcome>)>> = work
+    let results: Vec<Result<(Vec<PartitionBatch>, Vec<FileOutcome>)>> = work
         .par_chunks(chunk)
-        .map(|files| {
-            let mut builder = ReadingsBuilder::new(ingested_at);
+        .enumerate()
+        .map(|(index, files)| {
+            let mut batches = Vec::new();
+            let mut current: Option<(String, chrono::NaiveDate, ReadingsBuilder)> = None;
             let mut flat = FlatFile::default();
             let mut outcomes = Vec::with_capacity(files.len());
-            for (file, bytes) in files {
+            for (offset, (file, path)) in files.iter().enumerate() {
+                let bytes = match contents {
+                    Contents::ReadInWorkers(store) => {
+                        futures::executor::block_on(fetch(store, path))?
+                    }
+                    Contents::Fetched(all) => all[index * chunk + offset].clone(),
+                };
                 let Some(bytes) = bytes else { continue };
                 let mut file = file.clone();
                 file.size = bytes.len() as i64;
-                match flatten(bytes, categories, &mut flat) {
-                    Ok(()) => {
-                        builder.append(&file, &flat);
-                        outcomes.push(FileOutcome {
-                            rows: flat.leaves.len() as i64,
-                            file,
-                            error: None,
-                        });
-                    }
-                    Err(error) => outcomes.push(FileOutcome {
+                if let Err(error) = flatten(&bytes, categories, &mut flat) {
+                    outcomes.push(FileOutcome {
                         file,
                         rows: 0,
                         error: Some(error),
-                    }),
+                    });
+                    continue;
                 }
+                let date = file.file_ts.date();
+                let same_partition =
+                    matches!(&current, Some((a, d, _)) if *a == file.apartment && *d == date);
+                if !same_partition {
+                    if let Some(done) = current.take() {
+                        batches.push(finish_partition(done)?);
+                    }
+                    let remaining = (files.len() - offset) * flat.leaves.len().max(64);
+                    current = Some((
+                        file.apartment.clone(),
+                        date,
+                        ReadingsBuilder::with_capacity(ingested_at, remaining),
+                    ));
+                }
+                let (_, _, builder) = current.as_mut().expect("set above");
+                builder.append(&file, &flat);
+                outcomes.push(FileOutcome {
+                    rows: flat.leaves.len() as i64,
+                    file,
+                    error: None,
+                });
             }
-            Ok((builder.finish()?, outcomes))
+            if let Some(done) = current.take() {
+                batches.push(finish_partition(done)?);
+            }
+            Ok((batches, outcomes))
         })
         .collect();
-    let mut batches = Vec::with_capacity(results.len());
+    let mut batches = Vec::new();
     let mut outcomes = Vec::with_capacity(work.len());
     for result in results {
-        let (batch, chunk_outcomes) = result?;
-        if batch.num_rows() > 0 {
-            batches.push(batch);
-        }
+        let (chunk_batches, chunk_outcomes) = result?;
+        batches.extend(chunk_batches.into_iter().filter(|b| b.batch.num_rows() > 0));
         outcomes.extend(chunk_outcomes);
     }
     Ok((batches, outcomes))
+}
+
+fn finish_partition(
+    (apartment, date, builder): (String, chrono::NaiveDate, ReadingsBuilder),
+) -> Result<PartitionBatch> {
+    Ok(PartitionBatch {
+        values: vec![PartitionValue::Text(apartment), PartitionValue::Date(date)],
+        batch: builder.finish()?,
+    })
 }

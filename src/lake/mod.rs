@@ -4,6 +4,7 @@
 //! runs on a laptop folder and on S3/MinIO.
 
 mod digest;
+mod listing;
 mod lock;
 mod queue;
 mod session;
@@ -22,8 +23,8 @@ pub use lock::{LeaseHolder, WriterLease, current_holder};
 pub use queue::{LandingQueue, QueueSnapshot, QueuedFile};
 pub use session::{LakeSession, table_reference};
 pub use table::{
-    DeltaTable, Layer, TableRef, TableWrite, WriteInput, WriteMode, added_files_since,
-    last_commit_metric,
+    DeltaTable, Layer, PartitionBatch, PartitionValue, TableRef, TableWrite, WriteInput, WriteMode,
+    added_files_since, last_commit_metric,
 };
 
 pub type Result<T, E = LakeError> = std::result::Result<T, E>;

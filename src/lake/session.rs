@@ -23,10 +23,15 @@ pub struct LakeSession {
 impl LakeSession {
     /// Session settings every lake session starts from.
     pub fn base_config(target_partitions: usize) -> SessionConfig {
-        SessionConfig::new()
+        let mut config = SessionConfig::new()
             .with_target_partitions(target_partitions.max(1))
             .with_information_schema(true)
-            .with_default_catalog_and_schema("datafusion", "public")
+            .with_default_catalog_and_schema("datafusion", "public");
+        // Evaluate filters while decoding Parquet, so rows that a filter (or a join's dynamic
+        // filter) rejects are never materialised: most bronze leaves are not silver readings.
+        config.options_mut().execution.parquet.pushdown_filters = true;
+        config.options_mut().execution.parquet.reorder_filters = true;
+        config
     }
 
     /// A session with every existing lake table registered at its latest version.

@@ -328,3 +328,152 @@ pub(crate) async fn live_files(table: &DeltaTable) -> Result<Vec<String>> {
         .map_err(|e| LakeError::delta(name, e))?;
     Ok(files)
 }
+
+/// The value of one partition column.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PartitionValue {
+    Text(String),
+    Date(chrono::NaiveDate),
+}
+
+impl PartitionValue {
+    fn scalar(&self) -> delta_kernel::expressions::Scalar {
+        use delta_kernel::expressions::Scalar;
+        match self {
+            PartitionValue::Text(text) => Scalar::String(text.clone()),
+            PartitionValue::Date(date) => {
+                let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
+                Scalar::Date((*date - epoch).num_days() as i32)
+            }
+        }
+    }
+}
+
+/// Rows that all belong to one partition: the values of the partition columns, in order.
+#[derive(Debug, Clone)]
+pub struct PartitionBatch {
+    pub values: Vec<PartitionValue>,
+    pub batch: RecordBatch,
+}
+
+impl Lake {
+    /// Open `table`, creating it empty with `schema` and `partition_columns` when missing.
+    pub async fn create_table_if_missing(
+        &self,
+        table: &TableRef,
+        schema: &datafusion::arrow::datatypes::Schema,
+        partition_columns: &[&str],
+    ) -> Result<DeltaTable> {
+        use deltalake::kernel::StructType;
+        use deltalake::kernel::engine::arrow_conversion::TryFromArrow;
+        if let Some(existing) = self.open_table(table).await? {
+            return Ok(existing);
+        }
+        let columns = StructType::try_from_arrow(schema)?;
+        let created = self
+            .table_handle(table)?
+            .create()
+            .with_columns(columns.fields().cloned())
+            .with_partition_columns(partition_columns.iter().copied())
+            .with_table_name(table.name.clone())
+            .await;
+        match created {
+            Ok(created) => Ok(created),
+            // Created meanwhile by a crashed earlier attempt: use it.
+            Err(_) if self.open_table(table).await?.is_some() => {
+                Ok(self.open_table(table).await?.expect("table exists"))
+            }
+            Err(e) => Err(LakeError::delta(table.to_string(), e)),
+        }
+    }
+
+    /// Append rows already split by partition in one commit, encoding Parquet with up to
+    /// `writers` writers in parallel (each owns whole partitions, so every partition gets one
+    /// file per call). Faster than a plan-based write: no repartitioning copy of the rows.
+    pub async fn append_partitioned(
+        &self,
+        table: &TableRef,
+        schema: &datafusion::arrow::datatypes::Schema,
+        partition_columns: &[&str],
+        batches: Vec<PartitionBatch>,
+        writers: usize,
+        app_transaction: Option<(String, i64)>,
+    ) -> Result<()> {
+        use deltalake::kernel::Action;
+        use deltalake::kernel::transaction::CommitBuilder;
+        use deltalake::protocol::DeltaOperation;
+        use deltalake::writer::{DeltaWriter, RecordBatchWriter, WriteMode as RowsWriteMode};
+
+        let name = table.to_string();
+        let delta_error = |e| LakeError::delta(name.clone(), e);
+        let delta = self
+            .create_table_if_missing(table, schema, partition_columns)
+            .await?;
+
+        let mut groups: std::collections::BTreeMap<Vec<PartitionValue>, Vec<RecordBatch>> =
+            Default::default();
+        for b in batches {
+            groups.entry(b.values).or_default().push(b.batch);
+        }
+        let writers = writers.clamp(1, groups.len().max(1));
+        let mut shares: Vec<
+            Vec<(
+                indexmap::IndexMap<String, delta_kernel::expressions::Scalar>,
+                Vec<RecordBatch>,
+            )>,
+        > = (0..writers).map(|_| Vec::new()).collect();
+        for (i, (values, rows)) in groups.into_iter().enumerate() {
+            let map = partition_columns
+                .iter()
+                .map(|c| c.to_string())
+                .zip(values.iter().map(PartitionValue::scalar))
+                .collect();
+            shares[i % writers].push((map, rows));
+        }
+        let mut tasks = tokio::task::JoinSet::new();
+        for share in shares {
+            let mut writer = RecordBatchWriter::for_table(&delta)
+                .map_err(delta_error)?
+                .with_writer_properties(writer_properties());
+            tasks.spawn(async move {
+                for (values, rows) in share {
+                    for batch in rows {
+                        writer
+                            .write_partition(batch, &values, RowsWriteMode::Default)
+                            .await?;
+                    }
+                }
+                writer.flush().await
+            });
+        }
+        let mut actions = Vec::new();
+        while let Some(done) = tasks.join_next().await {
+            let adds = done
+                .map_err(|e| LakeError::Corrupt {
+                    context: format!("writing {name}"),
+                    message: e.to_string(),
+                })?
+                .map_err(delta_error)?;
+            actions.extend(adds.into_iter().map(Action::Add));
+        }
+        let mut commit = CommitProperties::default();
+        if let Some((app, version)) = app_transaction {
+            commit = commit.with_application_transaction(Transaction::new(app, version));
+        }
+        let snapshot = delta.snapshot().map_err(delta_error)?;
+        CommitBuilder::from(commit)
+            .with_actions(actions)
+            .build(
+                Some(snapshot),
+                delta.log_store(),
+                DeltaOperation::Write {
+                    mode: SaveMode::Append,
+                    partition_by: Some(partition_columns.iter().map(|c| c.to_string()).collect()),
+                    predicate: None,
+                },
+            )
+            .await
+            .map_err(delta_error)?;
+        Ok(())
+    }
+}

@@ -3,6 +3,7 @@
 
 pub mod clock;
 pub mod logging;
+pub mod parallel;
 pub mod progress;
 pub mod report;
 pub mod secrets;

@@ -18,8 +18,11 @@ use std::path::{Path as FsPath, PathBuf};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use futures::{StreamExt, TryStreamExt};
-use object_store::PutPayload;
+use std::sync::Arc;
+
+use futures::StreamExt;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, PutPayload};
 use serde::{Deserialize, Serialize};
 
 use super::sensor_name::{LANDING_SENSORS, SensorFileName, landing_path};
@@ -27,6 +30,7 @@ use super::{Result, SourceError};
 use crate::bronze::sensors::QUEUE;
 use crate::config::{HouseMap, Settings};
 use crate::lake::{Lake, LandingQueue, QueuedFile, WriterLease};
+use crate::ops::parallel::map_blocking;
 use crate::ops::report::StepReport;
 use crate::ops::{clock, progress, state};
 
@@ -96,7 +100,14 @@ pub async fn ingest(
     let transfers = match &scan_reason {
         Some(reason) => {
             report.notes.push(format!("listing scan: {reason}"));
-            scan(lake, &share, &settings.house_map, &mut report).await?
+            scan(
+                lake,
+                &share,
+                &settings.house_map,
+                settings.local_io_threads(),
+                &mut report,
+            )
+            .await?
         }
         None => predict(lake, &share, &settings.house_map, &newest, &mut report).await?,
     };
@@ -249,6 +260,7 @@ async fn scan(
     lake: &Lake,
     share: &FsPath,
     houses: &HouseMap,
+    threads: usize,
     report: &mut StepReport,
 ) -> Result<Vec<Transfer>> {
     let spinner = progress::spinner("listing share");
@@ -261,11 +273,11 @@ async fn scan(
         })??;
     spinner.set_message("listing landing");
     let landed: HashMap<String, u64> = lake
-        .root_store()
-        .list(Some(&lake.path(LANDING_SENSORS)))
-        .map_ok(|o| (lake.relative(&o.location).unwrap_or_default(), o.size))
-        .try_collect()
-        .await?;
+        .list_files(LANDING_SENSORS, threads)
+        .await?
+        .into_iter()
+        .map(|f| (f.path, f.size))
+        .collect();
     spinner.finish_and_clear();
 
     let mut unknown: BTreeMap<String, u64> = BTreeMap::new();
@@ -343,27 +355,41 @@ async fn copy_all(
 
     let bar = progress::bar(transfers.len() as u64, "landing", "files");
     let store = lake.root_store().clone();
-    let mut copies = futures::stream::iter(transfers.into_iter().map(|t| {
-        let store = store.clone();
-        let target = lake.path(&t.landing);
-        async move {
-            let bytes = match tokio::fs::read(&t.source).await {
-                Ok(bytes) => bytes,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-                Err(source) => {
-                    return Err(SourceError::Read {
-                        path: t.source,
-                        source,
-                    });
-                }
-            };
-            let len = bytes.len() as u64;
-            store.put(&target, PutPayload::from(bytes)).await?;
-            Ok(Some(len))
-        }
-    }))
-    .buffer_unordered(settings.io_concurrency.max(1));
-    while let Some(copied) = copies.next().await {
+    let jobs: Vec<(PathBuf, ObjectPath)> = transfers
+        .into_iter()
+        .map(|t| (t.source, lake.path(&t.landing)))
+        .collect();
+    let results: Vec<Result<Option<u64>>> = if lake.is_local() {
+        let threads = settings.local_io_threads();
+        let bar = bar.clone();
+        tokio::task::spawn_blocking(move || {
+            map_blocking(&jobs, threads, |(source, target)| {
+                let copied = futures::executor::block_on(copy_one(&store, source, target));
+                bar.inc(1);
+                copied
+            })
+        })
+        .await
+        .map_err(|e| SourceError::Read {
+            path: PathBuf::from("(copy workers)"),
+            source: std::io::Error::other(e.to_string()),
+        })?
+    } else {
+        futures::stream::iter(jobs.iter().map(|(source, target)| {
+            let store = store.clone();
+            let bar = bar.clone();
+            async move {
+                let copied = copy_one(&store, source, target).await;
+                bar.inc(1);
+                copied
+            }
+        }))
+        .buffer_unordered(settings.io_concurrency.max(1))
+        .collect()
+        .await
+    };
+    bar.finish_and_clear();
+    for copied in results {
         match copied? {
             Some(len) => {
                 report.files += 1;
@@ -371,8 +397,28 @@ async fn copy_all(
             }
             None => report.count("vanished", 1),
         }
-        bar.inc(1);
     }
-    bar.finish_and_clear();
     Ok(())
+}
+
+/// Copy one file with a single atomic put; `None` when the source vanished meanwhile. Reads with
+/// std::fs so that on plain threads (local lakes) the whole copy runs without runtime hand-offs.
+async fn copy_one(
+    store: &Arc<dyn ObjectStore>,
+    source: &FsPath,
+    target: &ObjectPath,
+) -> Result<Option<u64>> {
+    let bytes = match std::fs::read(source) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source_error) => {
+            return Err(SourceError::Read {
+                path: source.to_path_buf(),
+                source: source_error,
+            });
+        }
+    };
+    let len = bytes.len() as u64;
+    store.put(target, PutPayload::from(bytes)).await?;
+    Ok(Some(len))
 }

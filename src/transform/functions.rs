@@ -228,3 +228,66 @@ impl datafusion::catalog::TableFunctionImpl for QueryFileFunction {
         )))
     }
 }
+
+/// `utc_date(ts)`: the UTC calendar date of a timestamp, by integer arithmetic (a cast of a
+/// zone-aware timestamp to DATE converts every value through the time zone database).
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct UtcDate {
+    signature: Signature,
+}
+
+impl Default for UtcDate {
+    fn default() -> Self {
+        Self {
+            signature: Signature::user_defined(Volatility::Immutable),
+        }
+    }
+}
+
+pub fn utc_date() -> ScalarUDF {
+    ScalarUDF::from(UtcDate::default())
+}
+
+const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+impl ScalarUDFImpl for UtcDate {
+    fn name(&self) -> &str {
+        "utc_date"
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Date32)
+    }
+    fn coerce_types(&self, args: &[DataType]) -> Result<Vec<DataType>> {
+        match args {
+            [DataType::Timestamp(_, tz)]
+                if tz.as_deref().is_none_or(|z| z == "UTC" || z == "+00:00") =>
+            {
+                Ok(vec![DataType::Timestamp(TimeUnit::Microsecond, tz.clone())])
+            }
+            [other] => {
+                datafusion::common::plan_err!("utc_date expects a UTC timestamp, got {other}")
+            }
+            _ => datafusion::common::plan_err!("utc_date expects one argument"),
+        }
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let to_days = |micros: i64| micros.div_euclid(MICROS_PER_DAY) as i32;
+        match &args.args[0] {
+            ColumnarValue::Scalar(ScalarValue::TimestampMicrosecond(v, _)) => {
+                Ok(ColumnarValue::Scalar(ScalarValue::Date32(v.map(to_days))))
+            }
+            ColumnarValue::Array(array) => {
+                let micros = array
+                    .as_any()
+                    .downcast_ref::<TimestampMicrosecondArray>()
+                    .expect("coerced to microseconds");
+                let days: datafusion::arrow::array::Date32Array = micros.unary(to_days);
+                Ok(ColumnarValue::Array(Arc::new(days)))
+            }
+            other => exec_err!("utc_date expects a timestamp, got {other:?}"),
+        }
+    }
+}

@@ -2,6 +2,7 @@
 //! reference CSVs and datacycle's functions registered.
 
 pub mod functions;
+pub mod max_by;
 pub mod partitions;
 pub mod queries;
 pub mod reference;
@@ -46,6 +47,8 @@ pub async fn open_session(lake: &Lake, settings: &Settings) -> Result<LakeSessio
         .with_option_extension(DatacycleOptions::new(settings.sensor_timezone));
     let session = LakeSession::new(lake, config).await?;
     session.ctx().register_udf(functions::sensor_time_utc());
+    session.ctx().register_udf(functions::utc_date());
+    session.ctx().register_udaf(max_by::max_by());
     session.ctx().register_udtf(
         "query_file",
         std::sync::Arc::new(functions::QueryFileFunction),

@@ -71,10 +71,10 @@ pub async fn build(
         (false, Some(consumed)) => {
             match added_files_since(&bronze, consumed.max(0) as u64).await? {
                 Some(files) => touched_partitions(session.ctx(), &bronze, files).await?,
-                None => all_partitions(session.ctx()).await?,
+                None => all_partitions(session.ctx(), &bronze, settings).await?,
             }
         }
-        _ => all_partitions(session.ctx()).await?,
+        _ => all_partitions(session.ctx(), &bronze, settings).await?,
     };
     let stale = match (&silver, full || consumed.is_none()) {
         (Some(_), true) => stale_partitions(session, &dirty).await?,
@@ -159,22 +159,75 @@ async fn touched_partitions(
     partitions_of(df).await
 }
 
-/// Every silver partition the whole of bronze maps to.
-async fn all_partitions(ctx: &SessionContext) -> Result<PartitionSet> {
-    let df = ctx.table(table_reference(&input_table())).await?;
-    partitions_of(df).await
+/// Every silver partition the whole of bronze may map to. Read from the Delta file statistics
+/// (no data is scanned): per data file, every UTC date between its earliest and latest
+/// wall-clock time. A partition found this way that holds no rows is recomputed to nothing,
+/// which is harmless. Files without statistics fall back to a scan.
+async fn all_partitions(
+    ctx: &SessionContext,
+    bronze: &DeltaTable,
+    settings: &Settings,
+) -> Result<PartitionSet> {
+    match partitions_from_statistics(bronze, settings.sensor_timezone) {
+        Some(partitions) => Ok(partitions),
+        None => partitions_of(ctx.table(table_reference(&input_table())).await?).await,
+    }
+}
+
+fn partitions_from_statistics(bronze: &DeltaTable, tz: chrono_tz::Tz) -> Option<PartitionSet> {
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::compute::cast;
+    use datafusion::arrow::datatypes::{DataType, Int64Type};
+    let files = bronze.snapshot().ok()?.add_actions_table(true).ok()?;
+    let column = |name: &str| -> Option<datafusion::arrow::array::ArrayRef> {
+        cast(files.column_by_name(name)?, &DataType::Int64).ok()
+    };
+    let apartments = cast(
+        files.column_by_name("partition.apartment")?,
+        &DataType::Utf8,
+    )
+    .ok()?;
+    let apartments = apartments.as_string::<i32>();
+    let bounds = [
+        column("min.payload_ts")?,
+        column("max.payload_ts")?,
+        column("min.file_ts")?,
+        column("max.file_ts")?,
+    ];
+    let bounds: Vec<_> = bounds
+        .iter()
+        .map(|b| b.as_primitive::<Int64Type>())
+        .collect();
+    let hour = 3_600_000_000i64;
+    let mut set = PartitionSet::default();
+    for row in 0..files.num_rows() {
+        let values: Vec<i64> = bounds
+            .iter()
+            .filter(|b| b.is_valid(row))
+            .map(|b| b.value(row))
+            .collect();
+        // file_ts is never null, so a file with rows has at least its two bounds.
+        if values.len() < 2 || !apartments.is_valid(row) {
+            return None;
+        }
+        let (low, high) = (values.iter().min()?, values.iter().max()?);
+        let low = super::functions::local_to_utc_micros(&tz, low - hour)?;
+        let high = super::functions::local_to_utc_micros(&tz, high + hour)?;
+        let mut day = chrono::DateTime::from_timestamp_micros(low)?.date_naive();
+        let last = chrono::DateTime::from_timestamp_micros(high)?.date_naive();
+        while day <= last {
+            set.insert(apartments.value(row), day);
+            day = day.succ_opt()?;
+        }
+    }
+    Some(set)
 }
 
 async fn partitions_of(df: datafusion::dataframe::DataFrame) -> Result<PartitionSet> {
     use datafusion::functions::expr_fn::coalesce;
-    use datafusion::logical_expr::{Cast, Expr};
     let ts = super::functions::sensor_time_utc()
         .call(vec![coalesce(vec![col("payload_ts"), col("file_ts")])]);
-    let date = Expr::Cast(Cast::new(
-        Box::new(ts),
-        datafusion::arrow::datatypes::DataType::Date32,
-    ))
-    .alias("date");
+    let date = super::functions::utc_date().call(vec![ts]).alias("date");
     let batches = df
         .select(vec![col("apartment"), date])?
         .distinct()?
