@@ -32,13 +32,52 @@ if command -v dpkg-query >/dev/null 2>&1; then
 fi
 
 WORK=$(mktemp -d -t datacycle-test.XXXXXX)
+PIDS=()
 cleanup() {
   local code=$?
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
   rm -rf "$WORK"
   exit $code
 }
 trap cleanup EXIT INT TERM
 export DATACYCLE_TEST_TMP="$WORK"
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+wait_for_port() {
+  local port=$1 name=$2
+  for _ in $(seq 1 100); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+    sleep 0.2
+  done
+  echo "scripts/test.sh: $name did not start on port $port" >&2
+  exit 1
+}
+
+# S3: moto's server on loopback, with the test bucket.
+start_s3() {
+  python3 -c 'import moto.server, boto3' 2>/dev/null || {
+    log "installing moto (S3-compatible test server)"
+    python3 -m pip install --quiet 'moto[server]'
+  }
+  local port
+  port=$(free_port)
+  python3 -m moto.server -H 127.0.0.1 -p "$port" >"$WORK/moto.log" 2>&1 &
+  PIDS+=($!)
+  wait_for_port "$port" "the S3 server (moto)"
+  python3 - "$port" <<'PY'
+import sys, boto3
+boto3.client("s3", endpoint_url=f"http://127.0.0.1:{sys.argv[1]}", region_name="us-east-1",
+             aws_access_key_id="datacycle", aws_secret_access_key="x").create_bucket(Bucket="datacycle-test")
+PY
+  export DATACYCLE_TEST_S3_ENDPOINT="http://127.0.0.1:$port" DATACYCLE_TEST_S3_BUCKET=datacycle-test
+  log "S3 (moto) on 127.0.0.1:$port"
+}
+
+start_s3
 
 log "building (release profile: one build serves the tests, the benches and the demo)"
 cargo build --release --bins --tests --benches

@@ -47,6 +47,14 @@ impl HouseMap {
                     "HOUSE_MAP names house `{house}` twice"
                 )));
             }
+            // One file per apartment and minute is what makes duplicate resolution in silver
+            // well defined, so an apartment has exactly one house.
+            if let Some(other) = entries.iter().find(|e| e.apartment == apartment) {
+                return Err(Error::Config(format!(
+                    "HOUSE_MAP maps both `{}` and `{house}` to apartment `{apartment}`; an apartment has one house",
+                    other.house
+                )));
+            }
             entries.push(HouseEntry {
                 house: house.to_string(),
                 apartment: apartment.to_string(),
@@ -182,6 +190,7 @@ mod tests {
         assert_eq!(map.apartment_of("JEREMIEVIANIN"), Some("jeremie"));
         assert_eq!(map.apartment_of("Unknown"), None);
         assert!(HouseMap::parse("A=b,a=c").is_err());
+        assert!(HouseMap::parse("A=b,C=b").is_err());
         assert!(HouseMap::parse("A").is_err());
         assert!(HouseMap::parse("A=Bad Id").is_err());
         assert_eq!(

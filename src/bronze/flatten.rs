@@ -436,10 +436,11 @@ mod tests {
         .collect()
     }
 
-    /// (category, room, item, key, value) of every leaf.
-    fn leaves(
-        json: &str,
-    ) -> Result<Vec<(String, Option<String>, Option<i32>, String, String)>, String> {
+    /// (category, room, item, key, value) of a leaf.
+    type LeafRow = (String, Option<String>, Option<i32>, String, String);
+
+    /// Every leaf of `json`.
+    fn leaves(json: &str) -> Result<Vec<LeafRow>, String> {
         let mut flat = FlatFile::default();
         flatten(json.as_bytes(), &categories(), &mut flat)?;
         Ok(flat

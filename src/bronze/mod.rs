@@ -10,20 +10,28 @@ use crate::transform::TransformError;
 
 pub type Result<T, E = BronzeError> = std::result::Result<T, E>;
 
+impl From<datafusion::error::DataFusionError> for BronzeError {
+    fn from(e: datafusion::error::DataFusionError) -> Self {
+        Self::Lake(e.into())
+    }
+}
+
+impl From<datafusion::arrow::error::ArrowError> for BronzeError {
+    fn from(e: datafusion::arrow::error::ArrowError) -> Self {
+        Self::Lake(e.into())
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum BronzeError {
     #[error(transparent)]
     Lake(#[from] LakeError),
     #[error(transparent)]
     Transform(#[from] TransformError),
-    #[error("SQL engine: {0}")]
-    DataFusion(#[from] datafusion::error::DataFusionError),
-    #[error("arrow: {0}")]
-    Arrow(#[from] datafusion::arrow::error::ArrowError),
     #[error("reading landing file {path}: {source}")]
     Read {
         path: String,
-        source: object_store::Error,
+        source: Box<object_store::Error>,
     },
     #[error("worker thread failed: {0}")]
     Worker(String),

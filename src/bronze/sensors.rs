@@ -437,7 +437,7 @@ enum Contents {
 async fn fetch(store: &Arc<dyn ObjectStore>, path: &ObjectPath) -> Result<Option<Bytes>> {
     let read_error = |source| BronzeError::Read {
         path: path.to_string(),
-        source,
+        source: Box::new(source),
     };
     match store.get(path).await {
         Ok(result) => result.bytes().await.map(Some).map_err(read_error),

@@ -38,8 +38,7 @@ pub async fn run(settings: &Settings, args: SqlArgs) -> Result<i32> {
     let lake = Lake::open(&settings.lake_url)?;
     let session = transform::open_session(&lake, settings).await?;
     let ctx = session.ctx();
-    let statements =
-        DFParser::parse_sql(&text).map_err(|e| TransformError::DataFusion(e.into()))?;
+    let statements = DFParser::parse_sql(&text).map_err(TransformError::from)?;
     let mut stdout = std::io::stdout().lock();
     for statement in statements {
         let plan = ctx

@@ -447,7 +447,7 @@ fn profile_rooms(profile: &ApartmentProfile) -> Vec<&'static str> {
     ] {
         rooms.push(normalise_room(room));
     }
-    if profile.apartment.len() % 2 == 0 {
+    if profile.apartment.len().is_multiple_of(2) {
         rooms.pop();
     }
     rooms

@@ -328,7 +328,7 @@ impl<'a> Simulation<'a> {
 
     /// Someone is home: nights and weekends, except on the odd day away.
     fn occupied(&self, minute: NaiveDateTime) -> bool {
-        let away_day = (minute.ordinal() + self.profile.index * 3) % 11 == 0;
+        let away_day = (minute.ordinal() + self.profile.index * 3).is_multiple_of(11);
         let weekend = matches!(minute.weekday(), Weekday::Sat | Weekday::Sun);
         !away_day && (weekend || !(8..17).contains(&minute.hour()))
     }

@@ -91,13 +91,14 @@ fn read_level(
         let child = format!("{relative}/{name}");
         if kind.is_dir() {
             dirs.push((entry.path(), child));
-        } else if kind.is_file() && !name.contains('#') {
-            if let Ok(meta) = entry.metadata() {
-                files.push(QueuedFile {
-                    path: child,
-                    size: meta.len(),
-                });
-            }
+        } else if kind.is_file()
+            && !name.contains('#')
+            && let Ok(meta) = entry.metadata()
+        {
+            files.push(QueuedFile {
+                path: child,
+                size: meta.len(),
+            });
         }
     }
 }

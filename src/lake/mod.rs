@@ -29,21 +29,22 @@ pub use table::{
 
 pub type Result<T, E = LakeError> = std::result::Result<T, E>;
 
+// Library errors are boxed to keep `Result<T, LakeError>` small on the happy path.
 #[derive(Debug, thiserror::Error)]
 pub enum LakeError {
     #[error("lake URL `{url}`: {reason}")]
     InvalidUrl { url: String, reason: String },
     #[error("object store: {0}")]
-    ObjectStore(#[from] object_store::Error),
+    ObjectStore(Box<object_store::Error>),
     #[error("delta table {table}: {source}")]
     Delta {
         table: String,
-        source: deltalake::DeltaTableError,
+        source: Box<deltalake::DeltaTableError>,
     },
     #[error("SQL engine: {0}")]
-    DataFusion(#[from] datafusion::error::DataFusionError),
+    DataFusion(Box<datafusion::error::DataFusionError>),
     #[error("arrow: {0}")]
-    Arrow(#[from] datafusion::arrow::error::ArrowError),
+    Arrow(Box<datafusion::arrow::error::ArrowError>),
     #[error(
         "the lake is locked by another writer: {holder}. Wait for it to finish, or pass \
          --lock-wait <seconds> (LOCK_WAIT_SECS) to wait"
@@ -59,8 +60,26 @@ impl LakeError {
     pub fn delta(table: impl Into<String>, source: deltalake::DeltaTableError) -> Self {
         Self::Delta {
             table: table.into(),
-            source,
+            source: Box::new(source),
         }
+    }
+}
+
+impl From<object_store::Error> for LakeError {
+    fn from(e: object_store::Error) -> Self {
+        Self::ObjectStore(Box::new(e))
+    }
+}
+
+impl From<datafusion::error::DataFusionError> for LakeError {
+    fn from(e: datafusion::error::DataFusionError) -> Self {
+        Self::DataFusion(Box::new(e))
+    }
+}
+
+impl From<datafusion::arrow::error::ArrowError> for LakeError {
+    fn from(e: datafusion::arrow::error::ArrowError) -> Self {
+        Self::Arrow(Box::new(e))
     }
 }
 
@@ -125,7 +144,7 @@ impl Lake {
     }
 
     /// `relative` path of an absolute store path inside this lake.
-    pub fn relative<'a>(&self, path: &'a Path) -> Option<String> {
+    pub fn relative(&self, path: &Path) -> Option<String> {
         path.prefix_match(&self.prefix).map(|parts| {
             parts
                 .map(|p| p.as_ref().to_string())

@@ -48,7 +48,7 @@ impl LakeSession {
         for layer in Layer::ALL {
             catalog
                 .register_schema(layer.as_str(), Arc::new(MemorySchemaProvider::new()))
-                .map_err(LakeError::DataFusion)?;
+                .map_err(LakeError::from)?;
         }
         let session = Self {
             ctx,

@@ -329,6 +329,9 @@ pub(crate) async fn live_files(table: &DeltaTable) -> Result<Vec<String>> {
     Ok(files)
 }
 
+/// Partition column values as the Delta writer takes them.
+type PartitionValues = indexmap::IndexMap<String, delta_kernel::expressions::Scalar>;
+
 /// The value of one partition column.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum PartitionValue {
@@ -416,12 +419,8 @@ impl Lake {
             groups.entry(b.values).or_default().push(b.batch);
         }
         let writers = writers.clamp(1, groups.len().max(1));
-        let mut shares: Vec<
-            Vec<(
-                indexmap::IndexMap<String, delta_kernel::expressions::Scalar>,
-                Vec<RecordBatch>,
-            )>,
-        > = (0..writers).map(|_| Vec::new()).collect();
+        let mut shares: Vec<Vec<(PartitionValues, Vec<RecordBatch>)>> =
+            (0..writers).map(|_| Vec::new()).collect();
         for (i, (values, rows)) in groups.into_iter().enumerate() {
             let map = partition_columns
                 .iter()

@@ -29,6 +29,6 @@ pub enum SourceError {
 
 impl From<object_store::Error> for SourceError {
     fn from(e: object_store::Error) -> Self {
-        Self::Lake(LakeError::ObjectStore(e))
+        Self::Lake(LakeError::from(e))
     }
 }

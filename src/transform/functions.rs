@@ -30,9 +30,9 @@ impl ConfigExtension for DatacycleOptions {
 
 impl DatacycleOptions {
     pub fn new(sensor_timezone: Tz) -> Self {
-        let mut options = Self::default();
-        options.sensor_timezone = sensor_timezone.name().to_string();
-        options
+        Self {
+            sensor_timezone: sensor_timezone.name().to_string(),
+        }
     }
 }
 

@@ -25,15 +25,19 @@ pub type Result<T, E = TransformError> = std::result::Result<T, E>;
 pub enum TransformError {
     #[error(transparent)]
     Lake(#[from] LakeError),
-    #[error("SQL engine: {0}")]
-    DataFusion(#[from] DataFusionError),
     #[error("query queries/{path}: {source}")]
     Query {
         path: String,
-        source: DataFusionError,
+        source: Box<DataFusionError>,
     },
     #[error("reference table {name}: {message}")]
     Reference { name: String, message: String },
+}
+
+impl From<DataFusionError> for TransformError {
+    fn from(e: DataFusionError) -> Self {
+        Self::Lake(e.into())
+    }
 }
 
 /// Where reference CSVs may be overridden (`REFERENCE_DIR`).
@@ -66,6 +70,6 @@ pub async fn plan_query(session: &LakeSession, query: &QueryFile) -> Result<Logi
         .await
         .map_err(|source| TransformError::Query {
             path: query.path.to_string(),
-            source,
+            source: Box::new(source),
         })
 }

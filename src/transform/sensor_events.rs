@@ -110,7 +110,6 @@ pub async fn build(
         report.notes.push("no partitions touched".into());
     }
     session.refresh(&table()).await?;
-    report.files = dirty.len() as u64;
     report.count("partitions", dirty.len() as u64);
     Ok(report.finish(started))
 }

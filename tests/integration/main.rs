@@ -7,5 +7,6 @@ mod crash;
 mod gap;
 mod idempotency;
 mod lock;
+mod s3;
 mod silver_fixtures;
 mod slt;
