@@ -1,7 +1,5 @@
 //! Throughput of the bronze leaf flattener on generated sensor files (files/s and MB/s).
 
-use std::collections::HashSet;
-
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use datacycle::bronze::flatten::{FlatFile, flatten};
 use datacycle::generate::{GenerateOptions, generate};
@@ -27,17 +25,8 @@ fn sample_files() -> Vec<Vec<u8>> {
 fn bench_flatten(c: &mut Criterion) {
     let files = sample_files();
     let bytes: usize = files.iter().map(Vec::len).sum();
-    let categories: HashSet<String> = [
-        "plugs",
-        "doorsWindows",
-        "motions",
-        "meteos",
-        "humidities",
-        "consumptions",
-    ]
-    .into_iter()
-    .map(String::from)
-    .collect();
+    let categories =
+        datacycle::transform::reference::sensor_categories(None).expect("built-in field map");
     let mut group = c.benchmark_group("flatten");
     group.throughput(Throughput::Elements(files.len() as u64));
     group.bench_function("files", |b| {

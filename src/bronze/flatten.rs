@@ -423,17 +423,7 @@ mod tests {
     use super::*;
 
     fn categories() -> HashSet<String> {
-        [
-            "plugs",
-            "doorsWindows",
-            "motions",
-            "meteos",
-            "humidities",
-            "consumptions",
-        ]
-        .into_iter()
-        .map(String::from)
-        .collect()
+        crate::transform::reference::sensor_categories(None).expect("built-in field map")
     }
 
     /// (category, room, item, key, value) of a leaf.

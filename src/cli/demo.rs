@@ -48,19 +48,13 @@ pub async fn run(settings: &Settings, args: DemoArgs) -> Result<i32> {
     let mut demo_settings = settings.clone();
     demo_settings.smb_path = Some(generated.smb.clone());
     demo_settings.house_map = generated.house_map.clone();
-    let writer = Writer::open(&demo_settings, "demo").await?;
     let mut steps = vec![generate_report.finish(generating)];
-    steps.extend(rebuild_all(&writer, false).await?);
-    let tables = table_rows(&writer).await?;
-    writer.close().await?;
-
-    print_summary(
-        &RunSummary {
-            steps,
-            seconds: started.elapsed().as_secs_f64(),
-        },
-        args.format,
-    );
+    let (rebuilt, tables) = Writer::open(&demo_settings, "demo")
+        .await?
+        .run(async |writer| Ok((rebuild_all(writer, false).await?, table_rows(writer).await?)))
+        .await?;
+    steps.extend(rebuilt);
+    print_summary(&RunSummary::new(steps, started), args.format);
     match args.format {
         ReportFormat::Table => {
             let mut table = comfy_table::Table::new();

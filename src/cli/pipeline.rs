@@ -26,11 +26,7 @@ pub async fn generate(args: GenerateArgs) -> Result<i32> {
         .map_err(|e| {
             crate::error::Error::io("generator thread", std::io::Error::other(e.to_string()))
         })??;
-    let summary = RunSummary {
-        steps: generated.reports,
-        seconds: started.elapsed().as_secs_f64(),
-    };
-    print_summary(&summary, args.format);
+    print_summary(&RunSummary::new(generated.reports, started), args.format);
     Ok(0)
 }
 
@@ -52,40 +48,51 @@ impl Writer {
         })
     }
 
-    pub async fn close(self) -> Result<()> {
-        self.lease.release().await?;
-        Ok(())
+    /// Run `work` with the lease held and release it afterwards, also when `work` failed, so
+    /// the next writer need not wait for it to expire.
+    pub async fn run<T>(self, work: impl AsyncFnOnce(&Writer) -> Result<T>) -> Result<T> {
+        let result = work(&self).await;
+        let released = self.lease.release().await;
+        let value = result?;
+        released?;
+        Ok(value)
     }
 }
 
-pub async fn ingest_sensors(settings: &Settings, full: bool, format: ReportFormat) -> Result<i32> {
+/// Take the lease for `command`, run `work`, and print the steps it reports.
+async fn write_and_report(
+    settings: &Settings,
+    command: &str,
+    format: ReportFormat,
+    work: impl AsyncFnOnce(&Writer) -> Result<Vec<StepReport>>,
+) -> Result<i32> {
     let started = Instant::now();
-    let writer = Writer::open(settings, "ingest sensors").await?;
-    let report = sources::smb::ingest(&writer.lake, &writer.settings, &writer.lease, full).await?;
-    writer.close().await?;
-    print_summary(
-        &RunSummary {
-            steps: vec![report],
-            seconds: started.elapsed().as_secs_f64(),
-        },
-        format,
-    );
+    let steps = Writer::open(settings, command).await?.run(work).await?;
+    print_summary(&RunSummary::new(steps, started), format);
     Ok(0)
 }
 
+pub async fn ingest_sensors(settings: &Settings, full: bool, format: ReportFormat) -> Result<i32> {
+    write_and_report(settings, "ingest sensors", format, async |writer| {
+        Ok(vec![
+            sources::smb::ingest(&writer.lake, &writer.settings, &writer.lease, full).await?,
+        ])
+    })
+    .await
+}
+
 pub async fn build(settings: &Settings, args: BuildArgs) -> Result<i32> {
-    let started = Instant::now();
-    let writer = Writer::open(settings, "build").await?;
-    let steps = build_layers(&writer, args.layer, args.full).await?;
-    writer.close().await?;
-    print_summary(
-        &RunSummary {
-            steps,
-            seconds: started.elapsed().as_secs_f64(),
-        },
-        args.format,
-    );
-    Ok(0)
+    write_and_report(settings, "build", args.format, async |writer| {
+        build_layers(writer, args.layer, args.full).await
+    })
+    .await
+}
+
+pub async fn rebuild(settings: &Settings, args: RebuildArgs) -> Result<i32> {
+    write_and_report(settings, "rebuild", args.format, async |writer| {
+        rebuild_all(writer, args.full).await
+    })
+    .await
 }
 
 /// Build the requested layers in order.
@@ -106,21 +113,6 @@ pub(super) async fn build_layers(
         );
     }
     Ok(steps)
-}
-
-pub async fn rebuild(settings: &Settings, args: RebuildArgs) -> Result<i32> {
-    let started = Instant::now();
-    let writer = Writer::open(settings, "rebuild").await?;
-    let steps = rebuild_all(&writer, args.full).await?;
-    writer.close().await?;
-    print_summary(
-        &RunSummary {
-            steps,
-            seconds: started.elapsed().as_secs_f64(),
-        },
-        args.format,
-    );
-    Ok(0)
 }
 
 /// Ingest every configured source (an unconfigured one is skipped with a note), then build.

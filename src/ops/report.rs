@@ -63,6 +63,14 @@ pub struct RunSummary {
 }
 
 impl RunSummary {
+    /// The steps of a command that started at `started`.
+    pub fn new(steps: Vec<StepReport>, started: Instant) -> Self {
+        Self {
+            steps,
+            seconds: started.elapsed().as_secs_f64(),
+        }
+    }
+
     pub fn warnings(&self) -> u64 {
         self.steps.iter().map(|s| s.warnings).sum()
     }

@@ -199,7 +199,11 @@ fn partitions_from_statistics(bronze: &DeltaTable, tz: chrono_tz::Tz) -> Option<
         .collect();
     // Local-to-UTC conversion is monotonic but for the DST gap hour; an hour of margin on each
     // side covers it (UTC needs none).
-    let hour = if tz == chrono_tz::Tz::UTC { 0 } else { 3_600_000_000i64 };
+    let hour = if tz == chrono_tz::Tz::UTC {
+        0
+    } else {
+        3_600_000_000i64
+    };
     let mut set = PartitionSet::default();
     for row in 0..files.num_rows() {
         let values: Vec<i64> = bounds
