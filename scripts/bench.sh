@@ -28,7 +28,8 @@ SHARE="$SET/smb"
 # adds two files to it, removed again on exit.
 TICK_FILES="$WORK/tick-files.txt"
 : >"$TICK_FILES"
-trap 'xargs -d "\n" -r rm -f <"$TICK_FILES"; rm -rf "$WORK"' EXIT
+PIDS=()
+trap 'kill "${PIDS[@]}" 2>/dev/null; xargs -d "\n" -r rm -f <"$TICK_FILES"; rm -rf "$WORK"' EXIT
 export ENV_FILE=/dev/null NO_PROGRESS=1 LOG_LEVEL=warn
 export LAKE_URL="$WORK/lake" SMB_PATH="$SHARE"
 HOUSE_MAP=$(grep '^HOUSE_MAP=' "$SET/sources.env" | cut -d= -f2-)
@@ -80,3 +81,30 @@ for house, (t, name) in sorted(newest.items())[:2]:
 PY
 stage "tick: 2 new files (rebuild)" rebuild
 stage "no-op tick (rebuild)" rebuild
+
+# --- Weather: 69-70 forecast files of ~153k rows, landing -> bronze -> silver on a lake of their own.
+WEATHER_DIR="$SET/sftp"
+weather_files=$(find "$WEATHER_DIR" -name '*.csv' | wc -l)
+weather_bytes=$(du -sb "$WEATHER_DIR" | cut -f1)
+echo "weather: $weather_files forecast files, $((weather_bytes / 1024 / 1024)) MiB" >&2
+cat "$WEATHER_DIR"/*.csv >/dev/null
+mkdir -p "$WORK/no-share"
+export LAKE_URL="$WORK/weather-lake" SMB_PATH="$WORK/no-share" WEATHER_SOURCE="$WEATHER_DIR"
+stage "ingest weather (local folder)" ingest weather
+stage "build --full (weather bronze+silver)" build all --full
+
+# Download throughput from a real sshd on loopback (needs root for the throwaway user).
+if [[ $(id -u) == 0 ]]; then
+  # shellcheck source=scripts/lib/services.sh
+  source scripts/lib/services.sh
+  prepare_sshd >/dev/null 2>&1
+  start_sshd 2>/dev/null
+  chmod o+rx "$WORK"
+  export LAKE_URL="$WORK/sftp-lake" SFTP_KNOWN_HOSTS="$WORK/known_hosts" SFTP_ACCEPT_NEW_HOST=true
+  export SFTP_PASSWORD="$DATACYCLE_TEST_SSH_PASSWORD"
+  export WEATHER_SOURCE="sftp://$DATACYCLE_TEST_SSH_USER@127.0.0.1:$SSHD_PORT$(realpath "$WEATHER_DIR")"
+  stage "ingest weather (sftp, loopback)" ingest weather
+  python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["steps"][0]; print("    download throughput: %.0f MB/s" % (s["bytes"]/1e6/max(s["seconds"],1e-9)))' "$WORK/out.json"
+else
+  echo "(sftp download throughput skipped: run as root to start a throwaway sshd)" >&2
+fi

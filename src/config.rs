@@ -108,6 +108,52 @@ pub fn parse_timezone(name: &str, variable: &str) -> Result<Tz> {
         .map_err(|_| Error::Config(format!("{variable}=`{name}` is not an IANA time zone name")))
 }
 
+/// Where the daily weather forecast files come from.
+#[derive(Debug, Clone)]
+pub enum WeatherSource {
+    /// A local folder (the generator's `sftp/`, or a mounted copy).
+    Local(PathBuf),
+    /// An sFTP server.
+    Sftp(SftpTarget),
+}
+
+/// An sFTP folder and how to reach it.
+#[derive(Clone)]
+pub struct SftpTarget {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub password: Option<String>,
+    pub key_file: Option<PathBuf>,
+    /// Remote folder, e.g. `/Meteo2`.
+    pub path: String,
+    /// OpenSSH known_hosts file the server's key is checked against.
+    pub known_hosts: PathBuf,
+    /// Record an unknown host key instead of refusing it.
+    pub accept_new_host: bool,
+    /// Attempts after the first for a lost connection or a failed file.
+    pub max_retries: u32,
+    /// Wait before the first retry; doubles with every retry, capped at an hour.
+    pub retry_delay: Duration,
+}
+
+impl std::fmt::Debug for SftpTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "sftp://{}@{}:{}{}",
+            self.user, self.host, self.port, self.path
+        )
+    }
+}
+
+impl SftpTarget {
+    /// `user@host:port` for messages (never the password).
+    pub fn display_address(&self) -> String {
+        format!("{}@{}:{}", self.user, self.host, self.port)
+    }
+}
+
 /// Everything a pipeline step needs to know about its environment.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -128,8 +174,14 @@ pub struct Settings {
     pub scan_idle: Duration,
     /// Files flattened per bronze commit.
     pub bronze_batch_files: usize,
+    /// Landing bytes parsed per bronze commit (bounds memory with large files).
+    pub bronze_batch_bytes: u64,
     /// Silver partitions recomputed per commit (bounds memory on full rebuilds).
     pub silver_partitions_per_commit: usize,
+    /// The weather forecast source, if configured.
+    pub weather: Option<WeatherSource>,
+    /// Forecast rows for times before this year are dropped in silver.
+    pub weather_min_year: i32,
 }
 
 impl Settings {
@@ -151,7 +203,10 @@ impl Settings {
             lock_wait: Duration::ZERO,
             scan_idle: Duration::from_secs(15 * 60),
             bronze_batch_files: 25_000,
+            bronze_batch_bytes: 64 << 20,
             silver_partitions_per_commit: 32,
+            weather: None,
+            weather_min_year: 2023,
         }
     }
 }

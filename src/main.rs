@@ -16,8 +16,11 @@ fn main() {
     // the OS after mimalloc's default 10 ms means faulting (and zeroing) them in again for the
     // next batch, which measured as a third of the bronze and silver CPU time; one second of
     // delay keeps them across batches.
-    // SAFETY: setting an option is thread-safe and valid at any time.
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 1000) };
+    // MIMALLOC_PURGE_DELAY in the environment still wins.
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: setting an option is thread-safe and valid at any time.
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 1000) };
+    }
     std::process::exit(run());
 }
 
@@ -84,7 +87,7 @@ fn env_file_from_args() -> (std::path::PathBuf, bool) {
 fn register_secrets_from_env() {
     for (key, value) in std::env::vars() {
         let upper = key.to_ascii_uppercase();
-        if upper.ends_with("_URL") {
+        if upper.ends_with("_URL") || value.contains("://") {
             secrets::register_url(&value);
         } else if ["PASSWORD", "SECRET", "TOKEN", "PASS"]
             .iter()

@@ -1,9 +1,10 @@
 //! Bronze: raw landing files turned into generic, lossless Delta tables. Bronze knows the shape
 //! of its sources (JSON leaves, CSV rows) but no field meanings; those live in silver's SQL.
 
+pub mod engine;
 pub mod flatten;
-pub mod schema;
 pub mod sensors;
+pub mod weather;
 
 use crate::lake::LakeError;
 use crate::transform::TransformError;

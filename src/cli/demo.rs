@@ -8,7 +8,7 @@ use datafusion::arrow::datatypes::Int64Type;
 
 use super::output::{ReportFormat, print_summary};
 use super::pipeline::{Writer, rebuild_all};
-use crate::config::Settings;
+use crate::config::{Settings, WeatherSource};
 use crate::error::{Error, Result};
 use crate::generate::{GenerateOptions, generate};
 use crate::lake::Lake;
@@ -48,6 +48,7 @@ pub async fn run(settings: &Settings, args: DemoArgs) -> Result<i32> {
     let mut demo_settings = settings.clone();
     demo_settings.smb_path = Some(generated.smb.clone());
     demo_settings.house_map = generated.house_map.clone();
+    demo_settings.weather = Some(WeatherSource::Local(generated.sftp.clone()));
     let mut steps = vec![generate_report.finish(generating)];
     let (rebuilt, tables) = Writer::open(&demo_settings, "demo")
         .await?

@@ -10,7 +10,10 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::config::{DEFAULT_HOUSE_MAP, HouseMap, Settings, default_threads, parse_timezone};
+use crate::config::{
+    DEFAULT_HOUSE_MAP, HouseMap, Settings, SftpTarget, WeatherSource, default_threads,
+    parse_timezone,
+};
 use crate::error::{Error, Result};
 use crate::ops::logging::LogFormat;
 
@@ -101,6 +104,10 @@ pub struct GlobalArgs {
     )]
     pub bronze_batch_files: usize,
 
+    /// Landing MiB parsed per bronze commit; bounds memory with large files (weather CSVs).
+    #[arg(long, env = "BRONZE_BATCH_MB", default_value_t = 64, global = true)]
+    pub bronze_batch_mb: u64,
+
     /// Silver (apartment, date) partitions recomputed per commit; bounds memory of full rebuilds.
     #[arg(
         long,
@@ -109,6 +116,56 @@ pub struct GlobalArgs {
         global = true
     )]
     pub silver_partitions_per_commit: usize,
+
+    /// Weather forecast source: `sftp://user@host:port/Meteo2` or a local folder. Without it, the
+    /// SFTP_HOST/SFTP_PORT/SFTP_USER/SFTP_PATH settings describe the server.
+    #[arg(long, env = "WEATHER_SOURCE", global = true)]
+    pub weather_source: Option<String>,
+
+    /// sFTP server host (when WEATHER_SOURCE is not set).
+    #[arg(long, env = "SFTP_HOST", global = true)]
+    pub sftp_host: Option<String>,
+
+    /// sFTP server port.
+    #[arg(long, env = "SFTP_PORT", default_value_t = 22, global = true)]
+    pub sftp_port: u16,
+
+    /// sFTP user.
+    #[arg(long, env = "SFTP_USER", global = true)]
+    pub sftp_user: Option<String>,
+
+    /// sFTP password (prefer the environment or the env file to a flag).
+    #[arg(long, env = "SFTP_PASSWORD", global = true, hide_env_values = true)]
+    pub sftp_password: Option<String>,
+
+    /// Private key file for sFTP public-key authentication (instead of a password).
+    #[arg(long, env = "SFTP_KEY_FILE", global = true)]
+    pub sftp_key_file: Option<PathBuf>,
+
+    /// Remote folder of the forecast files.
+    #[arg(long, env = "SFTP_PATH", default_value = "/Meteo2", global = true)]
+    pub sftp_path: String,
+
+    /// OpenSSH known_hosts file the server's host key is checked against (default ~/.ssh/known_hosts).
+    #[arg(long, env = "SFTP_KNOWN_HOSTS", global = true)]
+    pub sftp_known_hosts: Option<PathBuf>,
+
+    /// Record an unknown sFTP host key in SFTP_KNOWN_HOSTS instead of refusing the server.
+    #[arg(long, env = "SFTP_ACCEPT_NEW_HOST", global = true, action = clap::ArgAction::SetTrue,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub sftp_accept_new_host: bool,
+
+    /// Retries after a lost sFTP connection or a failed file download.
+    #[arg(long, env = "SFTP_MAX_RETRIES", default_value_t = 3, global = true)]
+    pub sftp_max_retries: u32,
+
+    /// Seconds before the first sFTP retry; doubles with each retry, capped at an hour.
+    #[arg(long, env = "SFTP_RETRY_DELAY", default_value_t = 600, global = true)]
+    pub sftp_retry_delay: u64,
+
+    /// Weather forecast rows for times before this year are dropped in silver.
+    #[arg(long, env = "WEATHER_MIN_YEAR", default_value_t = 2023, global = true)]
+    pub weather_min_year: i32,
 
     /// Never draw progress bars (NO_PROGRESS=1/true/yes).
     #[arg(long, env = "NO_PROGRESS", global = true, action = clap::ArgAction::SetTrue,
@@ -127,8 +184,101 @@ impl GlobalArgs {
         settings.lock_wait = Duration::from_secs(self.lock_wait);
         settings.scan_idle = Duration::from_secs(self.sensor_scan_idle_min * 60);
         settings.bronze_batch_files = self.bronze_batch_files.max(1);
+        settings.bronze_batch_bytes = self.bronze_batch_mb.max(1) << 20;
         settings.silver_partitions_per_commit = self.silver_partitions_per_commit.max(1);
+        settings.weather = self.weather_source()?;
+        settings.weather_min_year = self.weather_min_year;
         Ok(settings)
+    }
+
+    /// The weather source from WEATHER_SOURCE, or from the separate SFTP_* settings.
+    fn weather_source(&self) -> Result<Option<WeatherSource>> {
+        let text = self
+            .weather_source
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty());
+        let Some(text) = text else {
+            return Ok(self.sftp_host.as_ref().map(|host| {
+                WeatherSource::Sftp(self.sftp_target(
+                    host.clone(),
+                    self.sftp_port,
+                    self.sftp_user.clone(),
+                    None,
+                    self.sftp_path.clone(),
+                ))
+            }));
+        };
+        if !text.starts_with("sftp://") {
+            return Ok(Some(WeatherSource::Local(PathBuf::from(text))));
+        }
+        let url = url::Url::parse(text).map_err(|e| {
+            Error::Config(format!(
+                "WEATHER_SOURCE `{}` is not a valid sftp:// URL: {e}",
+                crate::ops::secrets::mask_url(text)
+            ))
+        })?;
+        let host = url.host_str().filter(|h| !h.is_empty()).ok_or_else(|| {
+            Error::Config(format!(
+                "WEATHER_SOURCE `{}` has no host",
+                crate::ops::secrets::mask_url(text)
+            ))
+        })?;
+        let user = Some(url.username())
+            .filter(|u| !u.is_empty())
+            .map(str::to_string)
+            .or_else(|| self.sftp_user.clone());
+        let password = url.password().map(|p| {
+            percent_encoding::percent_decode_str(p)
+                .decode_utf8_lossy()
+                .into_owned()
+        });
+        let path = match url.path() {
+            "" | "/" => self.sftp_path.clone(),
+            path => percent_encoding::percent_decode_str(path)
+                .decode_utf8_lossy()
+                .into_owned(),
+        };
+        Ok(Some(WeatherSource::Sftp(self.sftp_target(
+            host.to_string(),
+            url.port().unwrap_or(self.sftp_port),
+            user,
+            password,
+            path,
+        ))))
+    }
+
+    fn sftp_target(
+        &self,
+        host: String,
+        port: u16,
+        user: Option<String>,
+        password: Option<String>,
+        path: String,
+    ) -> SftpTarget {
+        let home = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("."));
+        SftpTarget {
+            host,
+            port,
+            user: user
+                .or_else(|| self.sftp_user.clone())
+                .unwrap_or_else(|| "anonymous".into()),
+            password: password
+                .or_else(|| self.sftp_password.clone())
+                .filter(|p| !p.is_empty())
+                .inspect(|p| crate::ops::secrets::register(p)),
+            key_file: self.sftp_key_file.clone(),
+            path,
+            known_hosts: self
+                .sftp_known_hosts
+                .clone()
+                .unwrap_or_else(|| home.join(".ssh/known_hosts")),
+            accept_new_host: self.sftp_accept_new_host,
+            max_retries: self.sftp_max_retries,
+            retry_delay: Duration::from_secs(self.sftp_retry_delay),
+        }
     }
 }
 
@@ -187,6 +337,12 @@ pub enum IngestSource {
         #[arg(long, value_enum, env = "OUTPUT_FORMAT", default_value = "table")]
         format: ReportFormat,
     },
+    /// Weather forecast files from the sFTP server or folder (WEATHER_SOURCE).
+    Weather {
+        /// Summary format.
+        #[arg(long, value_enum, env = "OUTPUT_FORMAT", default_value = "table")]
+        format: ReportFormat,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -230,6 +386,9 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Ingest {
             source: IngestSource::Sensors { full, format },
         } => pipeline::ingest_sensors(&settings, full, format).await,
+        Command::Ingest {
+            source: IngestSource::Weather { format },
+        } => pipeline::ingest_weather(&settings, format).await,
         Command::Build(args) => pipeline::build(&settings, args).await,
         Command::Rebuild(args) => pipeline::rebuild(&settings, args).await,
         Command::Sql(args) => sql::run(&settings, args).await,

@@ -81,6 +81,15 @@ pub async fn ingest_sensors(settings: &Settings, full: bool, format: ReportForma
     .await
 }
 
+pub async fn ingest_weather(settings: &Settings, format: ReportFormat) -> Result<i32> {
+    write_and_report(settings, "ingest weather", format, async |writer| {
+        Ok(vec![
+            sources::weather::ingest(&writer.lake, &writer.settings, &writer.lease).await?,
+        ])
+    })
+    .await
+}
+
 pub async fn build(settings: &Settings, args: BuildArgs) -> Result<i32> {
     write_and_report(settings, "build", args.format, async |writer| {
         build_layers(writer, args.layer, args.full).await
@@ -103,30 +112,44 @@ pub(super) async fn build_layers(
 ) -> Result<Vec<StepReport>> {
     let session = transform::open_session(&writer.lake, &writer.settings).await?;
     let mut steps = Vec::new();
+    let (settings, lease) = (&writer.settings, &writer.lease);
     if matches!(layer, BuildLayer::Bronze | BuildLayer::All) {
-        steps.push(bronze::sensors::build(&session, &writer.settings, &writer.lease, full).await?);
+        steps.push(bronze::sensors::build(&session, settings, lease, full).await?);
+        steps.push(bronze::weather::build(&session, settings, lease, full).await?);
     }
     if matches!(layer, BuildLayer::Silver | BuildLayer::All) {
-        steps.push(
-            transform::sensor_events::build(&session, &writer.settings, &writer.lease, full)
-                .await?,
-        );
+        for derivation in transform::silver(settings) {
+            steps.push(
+                transform::incremental::build(derivation.as_ref(), &session, settings, lease, full)
+                    .await?,
+            );
+        }
     }
     Ok(steps)
 }
 
 /// Ingest every configured source (an unconfigured one is skipped with a note), then build.
 pub(super) async fn rebuild_all(writer: &Writer, full: bool) -> Result<Vec<StepReport>> {
+    let (lake, settings, lease) = (&writer.lake, &writer.settings, &writer.lease);
     let mut steps = Vec::new();
-    if writer.settings.smb_path.is_some() {
-        steps
-            .push(sources::smb::ingest(&writer.lake, &writer.settings, &writer.lease, full).await?);
+    if settings.smb_path.is_some() {
+        steps.push(sources::smb::ingest(lake, settings, lease, full).await?);
     } else {
-        let mut skipped = StepReport::new("ingest sensors");
-        skipped.notes.push("skipped: SMB_PATH is not set".into());
-        tracing::info!("sensor source skipped: SMB_PATH is not set");
-        steps.push(skipped);
+        steps.push(skipped("ingest sensors", "SMB_PATH"));
+    }
+    if settings.weather.is_some() {
+        steps.push(sources::weather::ingest(lake, settings, lease).await?);
+    } else {
+        steps.push(skipped("ingest weather", "WEATHER_SOURCE"));
     }
     steps.extend(build_layers(writer, BuildLayer::All, full).await?);
     Ok(steps)
+}
+
+/// The report of a source that is not configured.
+fn skipped(step: &str, variable: &str) -> StepReport {
+    tracing::info!("{step}: skipped, {variable} is not set");
+    let mut report = StepReport::new(step);
+    report.notes.push(format!("skipped: {variable} is not set"));
+    report
 }

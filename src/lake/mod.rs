@@ -23,8 +23,8 @@ pub use lock::{LeaseHolder, WriterLease, current_holder};
 pub use queue::{LandingQueue, QueueSnapshot, QueuedFile};
 pub use session::{LakeSession, table_reference};
 pub use table::{
-    DeltaTable, Layer, PartitionBatch, PartitionValue, TableRef, TableWrite, WriteInput, WriteMode,
-    added_files_since, last_commit_metric,
+    AddedFile, DeltaTable, Layer, PartitionBatch, PartitionValue, TableRef, TableWrite, WriteInput,
+    WriteMode, added_files_since, last_commit_metric, partition_filter,
 };
 
 pub type Result<T, E = LakeError> = std::result::Result<T, E>;

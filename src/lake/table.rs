@@ -270,10 +270,19 @@ fn writer_properties() -> WriterProperties {
         .build()
 }
 
+/// A data file a commit added.
+#[derive(Debug, Clone)]
+pub struct AddedFile {
+    /// Path relative to the table root.
+    pub path: String,
+    /// Partition column → value as Delta writes it (text; null as `None`).
+    pub partition_values: std::collections::HashMap<String, Option<String>>,
+}
+
 /// Paths (relative to the table root) of the data files that commits `from + 1 ..= table version`
 /// added and that are still live. `None` when part of that log is gone (expired), in which case
 /// the caller must fall back to a full recompute.
-pub async fn added_files_since(table: &DeltaTable, from: u64) -> Result<Option<Vec<String>>> {
+pub async fn added_files_since(table: &DeltaTable, from: u64) -> Result<Option<Vec<AddedFile>>> {
     let name = table.table_url().to_string();
     let Some(current) = table.version() else {
         return Ok(Some(Vec::new()));
@@ -299,16 +308,27 @@ pub async fn added_files_since(table: &DeltaTable, from: u64) -> Result<Option<V
                     .unwrap_or(true)
                 && let Some(path) = add.get("path").and_then(|p| p.as_str())
             {
-                added.push(
-                    percent_encoding::percent_decode_str(path)
+                let partition_values = add
+                    .get("partitionValues")
+                    .and_then(|v| v.as_object())
+                    .map(|values| {
+                        values
+                            .iter()
+                            .map(|(k, v)| (k.clone(), v.as_str().map(str::to_string)))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                added.push(AddedFile {
+                    path: percent_encoding::percent_decode_str(path)
                         .decode_utf8_lossy()
                         .into_owned(),
-                );
+                    partition_values,
+                });
             }
         }
     }
     let live: std::collections::HashSet<String> = live_files(table).await?.into_iter().collect();
-    added.retain(|p| live.contains(p));
+    added.retain(|f| live.contains(&f.path));
     Ok(Some(added))
 }
 
@@ -340,6 +360,18 @@ pub enum PartitionValue {
 }
 
 impl PartitionValue {
+    /// The value as a DataFusion literal.
+    pub fn scalar_value(&self) -> datafusion::common::ScalarValue {
+        use datafusion::common::ScalarValue;
+        match self {
+            PartitionValue::Text(text) => ScalarValue::Utf8(Some(text.clone())),
+            PartitionValue::Date(date) => {
+                let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
+                ScalarValue::Date32(Some((*date - epoch).num_days() as i32))
+            }
+        }
+    }
+
     fn scalar(&self) -> delta_kernel::expressions::Scalar {
         use delta_kernel::expressions::Scalar;
         match self {
@@ -350,6 +382,28 @@ impl PartitionValue {
             }
         }
     }
+}
+
+/// `OR` over the distinct partitions in `keys` of `AND`ed `column = value` terms (`false` when
+/// there are none): selects exactly those partitions.
+pub fn partition_filter<'a>(
+    columns: &[String],
+    keys: impl IntoIterator<Item = &'a [PartitionValue]>,
+) -> Expr {
+    use datafusion::logical_expr::{col, lit};
+    let distinct: std::collections::BTreeSet<&[PartitionValue]> = keys.into_iter().collect();
+    distinct
+        .into_iter()
+        .map(|key| {
+            columns
+                .iter()
+                .zip(key)
+                .map(|(c, v)| col(c.as_str()).eq(lit(v.scalar_value())))
+                .reduce(Expr::and)
+                .unwrap_or(lit(true))
+        })
+        .reduce(Expr::or)
+        .unwrap_or(lit(false))
 }
 
 /// Rows that all belong to one partition: the values of the partition columns, in order.

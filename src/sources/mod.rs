@@ -1,7 +1,10 @@
 //! Sources: copying raw files from where they are produced into the lake's landing zone.
 
+pub mod remote;
 pub mod sensor_name;
+pub mod sftp;
 pub mod smb;
+pub mod weather;
 
 use std::path::PathBuf;
 
@@ -23,6 +26,8 @@ pub enum SourceError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{0}")]
+    Remote(String),
     #[error(transparent)]
     Lake(#[from] LakeError),
 }

@@ -21,6 +21,8 @@ extensions_options! {
     pub struct DatacycleOptions {
         /// IANA zone of the wall-clock times in sensor files (file names and payload datetime).
         pub sensor_timezone: String, default = "UTC".to_string()
+        /// Weather forecast rows for times before this year are dropped (WEATHER_MIN_YEAR).
+        pub weather_min_year: i32, default = 2023
     }
 }
 
@@ -29,9 +31,10 @@ impl ConfigExtension for DatacycleOptions {
 }
 
 impl DatacycleOptions {
-    pub fn new(sensor_timezone: Tz) -> Self {
+    pub fn new(sensor_timezone: Tz, weather_min_year: i32) -> Self {
         Self {
             sensor_timezone: sensor_timezone.name().to_string(),
+            weather_min_year,
         }
     }
 }
@@ -220,8 +223,15 @@ impl datafusion::catalog::TableFunctionImpl for QueryFileFunction {
         let Some(state) = args.session().as_any().downcast_ref::<SessionState>() else {
             return exec_err!("query_file needs a full DataFusion session");
         };
-        // Lake and reference tables resolve without I/O, so planning completes immediately.
-        let plan = futures::executor::block_on(state.create_logical_plan(query.sql))?;
+        // Lake and reference tables resolve without I/O, so planning completes immediately. It
+        // runs on its own thread because a query file may itself call query_file, and a
+        // blocking executor cannot be entered twice on one thread.
+        let plan = std::thread::scope(|scope| {
+            scope
+                .spawn(|| futures::executor::block_on(state.create_logical_plan(query.sql)))
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })?;
         Ok(Arc::new(datafusion::catalog::view::ViewTable::new(
             plan,
             Some(query.sql.to_string()),
@@ -289,5 +299,47 @@ impl ScalarUDFImpl for UtcDate {
             }
             other => exec_err!("utc_date expects a timestamp, got {other:?}"),
         }
+    }
+}
+
+/// `weather_min_year()`: the `datacycle.weather_min_year` option (WEATHER_MIN_YEAR) as a BIGINT.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct WeatherMinYear {
+    signature: Signature,
+}
+
+impl Default for WeatherMinYear {
+    fn default() -> Self {
+        Self {
+            signature: Signature::nullary(Volatility::Stable),
+        }
+    }
+}
+
+pub fn weather_min_year() -> ScalarUDF {
+    ScalarUDF::from(WeatherMinYear::default())
+}
+
+impl ScalarUDFImpl for WeatherMinYear {
+    fn name(&self) -> &str {
+        "weather_min_year"
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Int64)
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let year = args
+            .config_options
+            .extensions
+            .get::<DatacycleOptions>()
+            .map_or(DatacycleOptions::default().weather_min_year, |o| {
+                o.weather_min_year
+            });
+        Ok(ColumnarValue::Scalar(ScalarValue::Int64(Some(i64::from(
+            year,
+        )))))
     }
 }

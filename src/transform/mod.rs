@@ -2,12 +2,15 @@
 //! reference CSVs and datacycle's functions registered.
 
 pub mod functions;
+pub mod incremental;
 pub mod max_by;
 pub mod partitions;
 pub mod queries;
 pub mod reference;
 pub mod scope;
 pub mod sensor_events;
+pub mod text_parse;
+pub mod weather;
 
 use std::path::PathBuf;
 
@@ -47,11 +50,15 @@ pub fn reference_dir() -> Option<PathBuf> {
 
 /// A lake session ready for datacycle SQL: tables, reference data, options and functions.
 pub async fn open_session(lake: &Lake, settings: &Settings) -> Result<LakeSession> {
-    let config = LakeSession::base_config(settings.threads)
-        .with_option_extension(DatacycleOptions::new(settings.sensor_timezone));
+    let config = LakeSession::base_config(settings.threads).with_option_extension(
+        DatacycleOptions::new(settings.sensor_timezone, settings.weather_min_year),
+    );
     let session = LakeSession::new(lake, config).await?;
     session.ctx().register_udf(functions::sensor_time_utc());
     session.ctx().register_udf(functions::utc_date());
+    session.ctx().register_udf(functions::weather_min_year());
+    session.ctx().register_udf(text_parse::utc_time());
+    session.ctx().register_udf(text_parse::clean_site());
     session.ctx().register_udaf(max_by::max_by());
     session.ctx().register_udtf(
         "query_file",
@@ -59,6 +66,17 @@ pub async fn open_session(lake: &Lake, settings: &Settings) -> Result<LakeSessio
     );
     reference::register(session.ctx(), reference_dir().as_deref())?;
     Ok(session)
+}
+
+/// The silver tables, in build order.
+pub fn silver(settings: &Settings) -> Vec<Box<dyn incremental::Derivation>> {
+    vec![
+        Box::new(sensor_events::SensorEvents {
+            sensor_timezone: settings.sensor_timezone,
+        }),
+        Box::new(weather::FORECASTS),
+        Box::new(weather::FILE_STATS),
+    ]
 }
 
 /// The logical plan of a query file.

@@ -19,9 +19,17 @@ macro_rules! query {
 }
 
 pub const SENSOR_EVENTS: QueryFile = query!("silver/sensor_events.sql");
+pub const WEATHER_READINGS: QueryFile = query!("silver/weather_readings.sql");
+pub const WEATHER_FORECASTS: QueryFile = query!("silver/weather_forecasts.sql");
+pub const WEATHER_FILE_STATS: QueryFile = query!("silver/weather_file_stats.sql");
 
 /// Every query, for listing and for the SQL tests.
-pub const ALL: &[QueryFile] = &[SENSOR_EVENTS];
+pub const ALL: &[QueryFile] = &[
+    SENSOR_EVENTS,
+    WEATHER_READINGS,
+    WEATHER_FORECASTS,
+    WEATHER_FILE_STATS,
+];
 
 /// A reference CSV of `queries/reference/`, registered as `reference.<name>`.
 #[derive(Debug, Clone, Copy)]
@@ -43,4 +51,5 @@ pub const REFERENCES: &[ReferenceFile] = &[
     reference!("sensor_fields"),
     reference!("room_map"),
     reference!("outlier_bounds"),
+    reference!("weather_measurements"),
 ];

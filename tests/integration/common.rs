@@ -59,6 +59,11 @@ impl TestEnv {
         self
     }
 
+    /// Use `folder` (e.g. a generated `sftp/` folder) as the weather source.
+    pub fn with_weather(self, folder: &Path) -> Self {
+        self.var("WEATHER_SOURCE", &folder.to_string_lossy())
+    }
+
     pub fn var(mut self, key: &str, value: &str) -> Self {
         self.vars.push((key.to_string(), value.to_string()));
         self
@@ -87,6 +92,10 @@ impl TestEnv {
             "LOG_DIR",
             "LOCK_WAIT_SECS",
             "DATACYCLE_NOW",
+            "WEATHER_SOURCE",
+            "SFTP_HOST",
+            "SFTP_PASSWORD",
+            "WEATHER_MIN_YEAR",
         ] {
             command.env_remove(key);
         }

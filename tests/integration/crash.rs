@@ -63,6 +63,7 @@ async fn sigkill_anywhere_then_rerun_gives_the_uninterrupted_lake() {
     // Small batches and chunks so that every kill point lands between commits.
     let reference = TestEnv::new()
         .with_share(&generated.smb)
+        .with_weather(&generated.sftp)
         .var("BRONZE_BATCH_FILES", "700")
         .var("SILVER_PARTITIONS_PER_COMMIT", "1");
     reference.run(&["rebuild"]);
@@ -70,24 +71,32 @@ async fn sigkill_anywhere_then_rerun_gives_the_uninterrupted_lake() {
 
     let points = [
         KillPoint::AfterLine {
-            marker: "table=\"bronze.sensor_readings\"",
+            marker: "table=bronze.sensor_readings ",
             nth: 1,
         },
         KillPoint::AfterLine {
-            marker: "table=\"bronze.sensor_readings\"",
+            marker: "table=bronze.sensor_readings ",
             nth: 3,
         },
         KillPoint::AfterLine {
-            marker: "table=\"bronze.sensor_files\"",
+            marker: "table=bronze.sensor_files ",
             nth: 2,
         },
         KillPoint::AfterLine {
-            marker: "table=\"silver.sensor_events\"",
+            marker: "table=silver.sensor_events ",
             nth: 1,
         },
         KillPoint::AfterLine {
-            marker: "table=\"silver.sensor_events\"",
+            marker: "table=silver.sensor_events ",
             nth: 3,
+        },
+        KillPoint::AfterLine {
+            marker: "table=bronze.weather_rows ",
+            nth: 1,
+        },
+        KillPoint::AfterLine {
+            marker: "table=silver.weather_forecasts ",
+            nth: 1,
         },
         KillPoint::After(Duration::from_millis(700)),
         KillPoint::After(Duration::from_millis(2500)),
@@ -106,7 +115,7 @@ async fn sigkill_anywhere_then_rerun_gives_the_uninterrupted_lake() {
         );
     }
     assert!(
-        killed >= 5,
+        killed >= 7,
         "most kill points must hit a running process ({killed} did)"
     );
 }

@@ -6,12 +6,15 @@ use crate::common::{TestEnv, generate, temp_dir};
 async fn rebuild_twice_and_full_rebuild_give_identical_tables() {
     let sources = temp_dir();
     let generated = generate(sources.path(), 2, 2);
-    let env = TestEnv::new().with_share(&generated.smb);
+    let env = TestEnv::new()
+        .with_share(&generated.smb)
+        .with_weather(&generated.sftp);
 
     env.run(&["rebuild"]);
     let first = env.digests().await;
     assert!(first["silver.sensor_events"].rows > 10_000, "{first:?}");
     assert!(first["bronze.sensor_files"].rows > 5_000);
+    assert!(first["silver.weather_forecasts"].rows > 1_000, "{first:?}");
 
     env.run(&["rebuild"]);
     assert_eq!(

@@ -8,5 +8,7 @@ mod gap;
 mod idempotency;
 mod lock;
 mod s3;
+mod sftp;
 mod silver_fixtures;
 mod slt;
+mod weather;

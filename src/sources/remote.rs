@@ -1,0 +1,82 @@
+//! A folder of files on another system (an sFTP server, or a local folder standing in for one),
+//! read one file at a time.
+
+use std::path::PathBuf;
+
+/// A failure reading a remote folder. Transient failures (a lost connection, a timeout) are
+/// worth retrying; fatal ones (refused login, unknown host key) are not.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct RemoteError {
+    pub message: String,
+    transient: bool,
+}
+
+impl RemoteError {
+    pub fn transient(message: String) -> Self {
+        Self {
+            message,
+            transient: true,
+        }
+    }
+
+    pub fn fatal(message: String) -> Self {
+        Self {
+            message,
+            transient: false,
+        }
+    }
+
+    pub fn is_transient(&self) -> bool {
+        self.transient
+    }
+}
+
+/// Files that can be listed and read.
+pub trait RemoteFolder: Send {
+    /// Where the files are, for messages (no secrets).
+    fn describe(&self) -> String;
+    /// (name, size) of every regular file.
+    fn list(&mut self) -> Result<Vec<(String, u64)>, RemoteError>;
+    /// The whole content of `name`, reporting bytes read to `progress`.
+    fn read(
+        &mut self,
+        name: &str,
+        size_hint: u64,
+        progress: &dyn Fn(u64),
+    ) -> Result<Vec<u8>, RemoteError>;
+}
+
+/// A local folder.
+pub struct LocalFolder(pub PathBuf);
+
+impl RemoteFolder for LocalFolder {
+    fn describe(&self) -> String {
+        self.0.display().to_string()
+    }
+
+    fn list(&mut self) -> Result<Vec<(String, u64)>, RemoteError> {
+        let entries = std::fs::read_dir(&self.0)
+            .map_err(|e| RemoteError::fatal(format!("listing {}: {e}", self.0.display())))?;
+        Ok(entries
+            .flatten()
+            .filter_map(|e| {
+                let meta = e.metadata().ok().filter(|m| m.is_file())?;
+                Some((e.file_name().into_string().ok()?, meta.len()))
+            })
+            .collect())
+    }
+
+    fn read(
+        &mut self,
+        name: &str,
+        _size_hint: u64,
+        progress: &dyn Fn(u64),
+    ) -> Result<Vec<u8>, RemoteError> {
+        let path = self.0.join(name);
+        let bytes = std::fs::read(&path)
+            .map_err(|e| RemoteError::fatal(format!("reading {}: {e}", path.display())))?;
+        progress(bytes.len() as u64);
+        Ok(bytes)
+    }
+}

@@ -1,0 +1,105 @@
+//! Weather forecast files from the sFTP server (or a local folder) into
+//! `landing/weather/YYYY/MM/DD/Pred_YYYY-MM-DD.csv`.
+//!
+//! The folder is listed; names whose date does not parse are skipped with a warning; what landing
+//! lacks (by name and size) is queued for bronze, then downloaded one file at a time (sFTP servers
+//! dislike parallel sessions) and written to landing with one atomic put, so a partial download is
+//! never present. libssh2 is blocking, so the whole step runs on a blocking thread.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use object_store::{ObjectStoreExt, PutPayload};
+
+use super::remote::{LocalFolder, RemoteFolder};
+use super::sftp::SftpFolder;
+use super::{Result, SourceError};
+use crate::bronze::weather::{LANDING_WEATHER, QUEUE, landing_path, prediction_date};
+use crate::config::{Settings, WeatherSource};
+use crate::lake::{Lake, LandingQueue, QueuedFile, WriterLease};
+use crate::ops::progress;
+use crate::ops::report::StepReport;
+
+/// Land new weather forecast files.
+pub async fn ingest(lake: &Lake, settings: &Settings, lease: &WriterLease) -> Result<StepReport> {
+    let started = Instant::now();
+    let source = settings.weather.clone().ok_or(SourceError::NotConfigured {
+        variable: "WEATHER_SOURCE",
+    })?;
+    let landed: HashMap<String, u64> = lake
+        .list_files(LANDING_WEATHER, settings.local_io_threads())
+        .await?
+        .into_iter()
+        .filter_map(|f| Some((f.path.rsplit('/').next()?.to_string(), f.size)))
+        .collect();
+    lease.check()?;
+    let lake = lake.clone();
+    let runtime = tokio::runtime::Handle::current();
+    let report = tokio::task::spawn_blocking(move || {
+        let folder: Box<dyn RemoteFolder> = match source {
+            WeatherSource::Local(path) => Box::new(LocalFolder(path)),
+            WeatherSource::Sftp(target) => Box::new(SftpFolder::new(target)),
+        };
+        land(folder, &lake, &landed, &runtime)
+    })
+    .await
+    .map_err(|e| SourceError::Remote(format!("weather download thread: {e}")))??;
+    Ok(report.finish(started))
+}
+
+/// List `folder`, queue and download what landing lacks.
+fn land(
+    mut folder: Box<dyn RemoteFolder>,
+    lake: &Lake,
+    landed: &HashMap<String, u64>,
+    runtime: &tokio::runtime::Handle,
+) -> Result<StepReport> {
+    let mut report = StepReport::new("ingest weather");
+    let source = folder.describe();
+    let listing = folder
+        .list()
+        .map_err(|e| SourceError::Remote(format!("{source}: {e}")))?;
+    let mut wanted = Vec::new();
+    for (name, size) in listing {
+        if !name.ends_with(".csv") {
+            continue;
+        }
+        let Some(date) = prediction_date(&name) else {
+            tracing::warn!(file = %name, "weather file name without a parseable date; skipped");
+            report.count("unrecognised_name", 1);
+            continue;
+        };
+        if landed.get(&name) != Some(&size) {
+            wanted.push((name, size, date));
+        }
+    }
+    wanted.sort_by_key(|(_, _, date)| *date);
+    let queued: Vec<QueuedFile> = wanted
+        .iter()
+        .map(|(name, size, date)| QueuedFile {
+            path: landing_path(name, *date),
+            size: *size,
+        })
+        .collect();
+    runtime.block_on(LandingQueue::new(lake, QUEUE).enqueue(&queued))?;
+
+    let total: u64 = wanted.iter().map(|(_, size, _)| size).sum();
+    let bar = progress::bar(total, "weather", "bytes");
+    for ((name, size, _), target) in wanted.iter().zip(&queued) {
+        bar.set_message(name.clone());
+        let bytes = folder
+            .read(name, *size, &|n| bar.inc(n))
+            .map_err(|e| SourceError::Remote(format!("{source}: {e}")))?;
+        let len = bytes.len() as u64;
+        runtime.block_on(
+            lake.root_store()
+                .put(&lake.path(&target.path), PutPayload::from(bytes)),
+        )?;
+        report.files += 1;
+        report.bytes += len;
+    }
+    bar.finish_and_clear();
+    report.warnings = report.counter("unrecognised_name");
+    report.notes.push(format!("source {source}"));
+    Ok(report)
+}

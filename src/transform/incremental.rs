@@ -1,0 +1,259 @@
+//! Incremental derivation of a partitioned table from a bronze table by a query of `queries/`,
+//! recomputing only the output partitions that new input rows touch.
+//!
+//! Bookkeeping lives in the Delta log: every output commit records the input table version it
+//! has consumed as an application transaction, atomically with its data. The next run reads the
+//! input commits after that version, derives the output partitions of the data files they added,
+//! and overwrites exactly those partitions (`replaceWhere`), in chunks that bound memory. Only
+//! the last chunk records the consumed version, so a crash before it makes the next run redo the
+//! same set, which yields the same rows. A full run recomputes every partition and removes the
+//! partitions whose input rows are gone.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::Field;
+use datafusion::logical_expr::{Expr, LogicalPlanBuilder, col};
+use deltalake::DeltaTable;
+
+use super::partitions::PartitionSet;
+use super::queries::QueryFile;
+use super::scope::restrict_input;
+use super::{Result, plan_query};
+use crate::config::Settings;
+use crate::lake::{
+    AddedFile, LakeSession, TableRef, TableWrite, WriteInput, WriteMode, WriterLease,
+    added_files_since, last_commit_metric, table_reference,
+};
+use crate::ops::progress;
+use crate::ops::report::StepReport;
+
+/// A table derived from one input table by one query.
+#[async_trait]
+pub trait Derivation: Sync {
+    /// The input (bronze) table whose versions are tracked.
+    fn input(&self) -> TableRef;
+    /// The derived table.
+    fn output(&self) -> TableRef;
+    fn query(&self) -> QueryFile;
+    /// The output's partition columns, with their types.
+    fn partition_fields(&self) -> Vec<Field>;
+    /// Output partitions of the rows in these input data files.
+    async fn touched(
+        &self,
+        session: &LakeSession,
+        input: &DeltaTable,
+        files: Vec<AddedFile>,
+    ) -> Result<PartitionSet>;
+    /// Every output partition the whole input maps to (a superset is harmless: an empty
+    /// partition is recomputed to nothing).
+    async fn all(&self, session: &LakeSession, input: &DeltaTable) -> Result<PartitionSet>;
+    /// A filter on the input that keeps every row a chunk of output partitions needs; `None`
+    /// when the output partition filter reaches the input by itself (it names input columns).
+    fn input_filter(&self, chunk: &PartitionSet) -> Option<Expr>;
+
+    /// Application id recorded in the output's Delta log.
+    fn app_id(&self) -> String {
+        format!("datacycle.{}", self.output())
+    }
+
+    fn partition_columns(&self) -> Vec<String> {
+        self.partition_fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect()
+    }
+}
+
+/// Bring `derivation`'s output up to date with its input; `full` recomputes everything.
+pub async fn build(
+    derivation: &dyn Derivation,
+    session: &LakeSession,
+    settings: &Settings,
+    lease: &WriterLease,
+    full: bool,
+) -> Result<StepReport> {
+    let started = Instant::now();
+    let output = derivation.output();
+    let mut report = StepReport::new(output.to_string());
+    let lake = session.lake();
+    let Some(input) = lake.open_table(&derivation.input()).await? else {
+        report.notes.push(format!("no {} yet", derivation.input()));
+        return Ok(report.finish(started));
+    };
+    let input_version = input.version().unwrap_or(0);
+    let existing = lake.open_table(&output).await?;
+    let app_id = derivation.app_id();
+    let consumed = match &existing {
+        Some(table) => lake.app_version(table, &app_id).await?,
+        None => None,
+    };
+    if !full && consumed == Some(input_version as i64) {
+        report.notes.push(format!(
+            "up to date with {} version {input_version}",
+            derivation.input()
+        ));
+        return Ok(report.finish(started));
+    }
+    session.refresh(&derivation.input()).await?;
+
+    let incremental = match (full, consumed) {
+        (false, Some(consumed)) => added_files_since(&input, consumed.max(0) as u64).await?,
+        _ => None,
+    };
+    let everything = incremental.is_none();
+    let dirty = match incremental {
+        Some(files) if files.is_empty() => PartitionSet::default(),
+        Some(files) => derivation.touched(session, &input, files).await?,
+        None => derivation.all(session, &input).await?,
+    };
+    let stale = match (&existing, everything) {
+        (Some(_), true) => present_partitions(derivation, session)
+            .await?
+            .difference(&dirty),
+        _ => PartitionSet::default(),
+    };
+
+    let columns = derivation.partition_columns();
+    let column_refs: Vec<&str> = columns.iter().map(String::as_str).collect();
+    let chunks = dirty.chunks(settings.silver_partitions_per_commit);
+    let bar = progress::bar(dirty.len() as u64, "derive", "partitions");
+    bar.set_message(output.to_string());
+    let txn = (app_id.clone(), input_version as i64);
+    for (index, chunk) in chunks.iter().enumerate() {
+        lease.check()?;
+        let last = index + 1 == chunks.len() && stale.is_empty();
+        let plan = plan_query(session, &derivation.query()).await?;
+        let plan = match derivation.input_filter(chunk) {
+            Some(filter) => restrict_input(plan, &table_reference(&derivation.input()), &filter)?,
+            None => plan,
+        };
+        let selection = chunk.filter(&columns);
+        let plan = LogicalPlanBuilder::from(plan)
+            .filter(selection.clone())?
+            .build()?;
+        let written = lake
+            .write(TableWrite {
+                table: &output,
+                partition_columns: &column_refs,
+                input: WriteInput::Plan {
+                    plan,
+                    session: Arc::new(session.ctx().state()),
+                },
+                mode: WriteMode::ReplaceWhere(selection),
+                app_transaction: last.then(|| txn.clone()),
+            })
+            .await?;
+        let rows = last_commit_metric(&written, "num_added_rows")
+            .await
+            .unwrap_or(0);
+        tracing::debug!(target: "datacycle::commit", table = %output, partitions = chunk.len(), rows, "committed");
+        report.rows += rows;
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    if !stale.is_empty() {
+        lease.check()?;
+        lake.delete_where(&output, stale.filter(&columns), Some(txn))
+            .await?;
+        report.count("stale_partitions_removed", stale.len() as u64);
+    } else if chunks.is_empty() {
+        report.notes.push("no partitions touched".into());
+    }
+    session.refresh(&output).await?;
+    report.count("partitions", dirty.len() as u64);
+    Ok(report.finish(started))
+}
+
+/// The partitions the output holds now.
+async fn present_partitions(
+    derivation: &dyn Derivation,
+    session: &LakeSession,
+) -> Result<PartitionSet> {
+    let output = derivation.output();
+    if !session.has_table(&output) {
+        return Ok(PartitionSet::default());
+    }
+    let fields = derivation.partition_fields();
+    let columns: Vec<Expr> = fields.iter().map(|f| col(f.name().as_str())).collect();
+    let batches = session
+        .ctx()
+        .table(table_reference(&output))
+        .await?
+        .select(columns)?
+        .distinct()?
+        .collect()
+        .await?;
+    Ok(PartitionSet::from_batches(&batches, &fields))
+}
+
+/// The partitions of added files, read from their Delta partition values (no data scanned).
+pub fn partitions_of_files(files: &[AddedFile], fields: &[Field]) -> PartitionSet {
+    let mut set = PartitionSet::default();
+    for file in files {
+        let key: Option<Vec<_>> = fields
+            .iter()
+            .map(|f| {
+                let text = file.partition_values.get(f.name())?.as_deref()?;
+                parse_partition_value(text, f)
+            })
+            .collect();
+        if let Some(key) = key {
+            set.insert(key);
+        }
+    }
+    set
+}
+
+/// Every partition of a table, from the partition values of its live files.
+pub fn partitions_of_table(table: &DeltaTable, fields: &[Field]) -> Result<PartitionSet> {
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::compute::cast;
+    use datafusion::arrow::datatypes::DataType;
+    let name = table.table_url().to_string();
+    let files = table
+        .snapshot()
+        .and_then(|s| s.add_actions_table(true))
+        .map_err(|e| crate::lake::LakeError::delta(name, e))?;
+    let columns: Vec<_> = fields
+        .iter()
+        .map(|f| {
+            let column = files
+                .column_by_name(&format!("partition.{}", f.name()))
+                .map(|c| cast(c, &DataType::Utf8))
+                .transpose()?;
+            Ok::<_, datafusion::arrow::error::ArrowError>(column)
+        })
+        .collect::<std::result::Result<_, _>>()
+        .map_err(crate::lake::LakeError::from)?;
+    let mut set = PartitionSet::default();
+    for row in 0..files.num_rows() {
+        let key: Option<Vec<_>> = fields
+            .iter()
+            .zip(&columns)
+            .map(|(f, c)| {
+                let c = c.as_ref()?.as_string::<i32>();
+                c.is_valid(row)
+                    .then(|| parse_partition_value(c.value(row), f))
+                    .flatten()
+            })
+            .collect();
+        if let Some(key) = key {
+            set.insert(key);
+        }
+    }
+    Ok(set)
+}
+
+fn parse_partition_value(text: &str, field: &Field) -> Option<crate::lake::PartitionValue> {
+    use crate::lake::PartitionValue;
+    match field.data_type() {
+        datafusion::arrow::datatypes::DataType::Date32 => {
+            chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .ok()
+                .map(PartitionValue::Date)
+        }
+        _ => Some(PartitionValue::Text(text.to_string())),
+    }
+}
