@@ -108,3 +108,25 @@ if [[ $(id -u) == 0 ]]; then
 else
   echo "(sftp download throughput skipped: run as root to start a throwaway sshd)" >&2
 fi
+
+# --- Reference database: the generated seed in a throwaway MariaDB, its error log and power
+# snapshots grown to production size (~43k errors quoted by the original docs), then a snapshot.
+if [[ $(id -u) == 0 ]]; then
+  start_mariadb >/dev/null 2>&1
+  mariadb --no-defaults --socket="$MARIADB_SOCKET" -uroot -e 'CREATE DATABASE pidb'
+  mariadb --no-defaults --socket="$MARIADB_SOCKET" -uroot pidb <"$SET/mysql/seed.sql"
+  mariadb --no-defaults --socket="$MARIADB_SOCKET" -uroot pidb <<'SQL'
+SET @n = (SELECT max(idError) FROM dierrors);
+INSERT INTO dierrors SELECT idError + @n * k.k, idBuilding, errorMessage, creationDate
+  FROM dierrors, (SELECT seq AS k FROM seq_1_to_39) AS k;
+SET @p = (SELECT max(idProfile) FROM profile);
+INSERT INTO profile SELECT idProfile + @p * k.k, idDevice, measuredAt, powerW
+  FROM profile, (SELECT seq AS k FROM seq_1_to_99) AS k;
+SQL
+  export LAKE_URL="$WORK/reference-lake" MYSQL_URL="${DATACYCLE_TEST_MYSQL_ADMIN_URL}/pidb"
+  unset WEATHER_SOURCE
+  stage "ingest reference (MariaDB)" ingest reference
+  stage "ingest reference again (no-op)" ingest reference
+else
+  echo "(reference snapshot skipped: run as root to start a throwaway MariaDB)" >&2
+fi

@@ -26,9 +26,11 @@ export DATACYCLE_TEST_TMP="$WORK"
 
 start_s3
 prepare_sshd
+start_mariadb
 
 log "building (release profile: one build serves the tests, the benches and the demo)"
 cargo build --release --bins --tests --benches
+load_reference_seed
 
 log "running tests"
 cargo test --release --all-targets -- "$@"

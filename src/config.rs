@@ -182,6 +182,8 @@ pub struct Settings {
     pub weather: Option<WeatherSource>,
     /// Forecast rows for times before this year are dropped in silver.
     pub weather_min_year: i32,
+    /// The reference database (MySQL server or folder of CSV exports), if configured.
+    pub reference: Option<crate::sources::reference::ReferenceSource>,
 }
 
 impl Settings {
@@ -207,6 +209,7 @@ impl Settings {
             silver_partitions_per_commit: 32,
             weather: None,
             weather_min_year: 2023,
+            reference: None,
         }
     }
 }

@@ -99,3 +99,50 @@ CONF
   PIDS+=($!)
   wait_for_port "$SSHD_PORT" "sshd"
 }
+
+# MariaDB: a throwaway server on a free port with its data in $WORK/mariadb. Tests connect with
+# DATACYCLE_TEST_MYSQL_ADMIN_URL (all privileges) to create their own databases and users.
+start_mariadb() {
+  need_packages mariadb-server mariadb-client
+  local dir="$WORK/mariadb" port password
+  mkdir -p "$dir/data" "$dir/tmp"
+  port=$(free_port)
+  mariadb-install-db --no-defaults --user=root --datadir="$dir/data" --skip-test-db \
+    --auth-root-authentication-method=socket >"$dir/install.log" 2>&1 \
+    || { cat "$dir/install.log" >&2; exit 1; }
+  mariadbd --no-defaults --user=root --datadir="$dir/data" --tmpdir="$dir/tmp" \
+    --socket="$dir/mysqld.sock" --pid-file="$dir/mysqld.pid" --bind-address=127.0.0.1 \
+    --port="$port" --skip-log-bin --innodb-buffer-pool-size=64M --log-error="$dir/error.log" &
+  PIDS+=($!)
+  wait_for_port "$port" "MariaDB"
+  password="pw-$(python3 -c 'import secrets; print(secrets.token_hex(12))')"
+  mariadb --no-defaults --socket="$dir/mysqld.sock" -uroot <<SQL
+CREATE USER 'datacycle_admin'@'127.0.0.1' IDENTIFIED BY '$password';
+GRANT ALL PRIVILEGES ON *.* TO 'datacycle_admin'@'127.0.0.1' WITH GRANT OPTION;
+SQL
+  export DATACYCLE_TEST_MYSQL_ADMIN_URL="mysql://datacycle_admin:$password@127.0.0.1:$port"
+  MARIADB_SOCKET="$dir/mysqld.sock" MARIADB_PORT=$port
+  log "MariaDB on 127.0.0.1:$port"
+}
+
+# The generator's reference database loaded into MariaDB as `pidb`, and a user that may read only
+# the imported tables (those the generator exports as CSV): any query on another table fails.
+# Needs start_mariadb and the built binary.
+load_reference_seed() {
+  local seed="$WORK/reference-seed" password table grants=""
+  target/release/datacycle generate --out "$seed" --days 2 --format json >/dev/null
+  mariadb --no-defaults --socket="$MARIADB_SOCKET" -uroot -e 'CREATE DATABASE pidb CHARACTER SET utf8mb4'
+  mariadb --no-defaults --socket="$MARIADB_SOCKET" -uroot pidb <"$seed/mysql/seed.sql"
+  password="pw-$(python3 -c 'import secrets; print(secrets.token_hex(12))')"
+  for csv in "$seed"/mysql/*.csv; do
+    table=$(basename "$csv" .csv)
+    grants+="GRANT SELECT ON pidb.\`$table\` TO 'datacycle_reader'@'127.0.0.1';"$'\n'
+  done
+  mariadb --no-defaults --socket="$MARIADB_SOCKET" -uroot <<SQL
+CREATE USER 'datacycle_reader'@'127.0.0.1' IDENTIFIED BY '$password';
+$grants
+SQL
+  export DATACYCLE_TEST_MYSQL_URL="mysql://datacycle_reader:$password@127.0.0.1:$MARIADB_PORT/pidb"
+  export DATACYCLE_TEST_MYSQL_SEED="$seed/mysql"
+  log "reference seed loaded into pidb; datacycle_reader may read $(ls "$seed"/mysql/*.csv | wc -l) tables"
+}

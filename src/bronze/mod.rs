@@ -3,6 +3,7 @@
 
 pub mod engine;
 pub mod flatten;
+pub mod reference;
 pub mod sensors;
 pub mod weather;
 

@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::generate::{GenerateOptions, generate};
 use crate::lake::Lake;
 use crate::ops::report::{RunSummary, StepReport};
+use crate::sources::reference::ReferenceSource;
 use crate::transform;
 
 #[derive(Debug, Args)]
@@ -49,6 +50,7 @@ pub async fn run(settings: &Settings, args: DemoArgs) -> Result<i32> {
     demo_settings.smb_path = Some(generated.smb.clone());
     demo_settings.house_map = generated.house_map.clone();
     demo_settings.weather = Some(WeatherSource::Local(generated.sftp.clone()));
+    demo_settings.reference = Some(ReferenceSource::Folder(generated.mysql.clone()));
     let mut steps = vec![generate_report.finish(generating)];
     let (rebuilt, tables) = Writer::open(&demo_settings, "demo")
         .await?

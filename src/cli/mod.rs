@@ -16,6 +16,7 @@ use crate::config::{
 };
 use crate::error::{Error, Result};
 use crate::ops::logging::LogFormat;
+use crate::sources::reference::ReferenceSource;
 
 pub use output::{OutputFormat, ReportFormat};
 
@@ -167,6 +168,15 @@ pub struct GlobalArgs {
     #[arg(long, env = "WEATHER_MIN_YEAR", default_value_t = 2023, global = true)]
     pub weather_min_year: i32,
 
+    /// Reference database: `mysql://user:password@host:3306/pidb` (MariaDB too).
+    #[arg(long, env = "MYSQL_URL", global = true, hide_env_values = true)]
+    pub mysql_url: Option<String>,
+
+    /// Reference tables from a folder of CSV exports (`<table>.csv`, an empty field is NULL) or
+    /// a mysql:// URL; MYSQL_URL is the same for a server.
+    #[arg(long, env = "REFERENCE_SOURCE", global = true, hide_env_values = true)]
+    pub reference_source: Option<String>,
+
     /// Never draw progress bars (NO_PROGRESS=1/true/yes).
     #[arg(long, env = "NO_PROGRESS", global = true, action = clap::ArgAction::SetTrue,
           value_parser = clap::builder::BoolishValueParser::new())]
@@ -188,7 +198,26 @@ impl GlobalArgs {
         settings.silver_partitions_per_commit = self.silver_partitions_per_commit.max(1);
         settings.weather = self.weather_source()?;
         settings.weather_min_year = self.weather_min_year;
+        settings.reference = self.reference_source()?;
         Ok(settings)
+    }
+
+    /// The reference source from MYSQL_URL or REFERENCE_SOURCE (both set: they must agree).
+    fn reference_source(&self) -> Result<Option<ReferenceSource>> {
+        let given = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(ReferenceSource::parse)
+        };
+        match (given(&self.mysql_url), given(&self.reference_source)) {
+            (Some(mysql), Some(other)) if mysql != other => Err(Error::Config(format!(
+                "MYSQL_URL ({}) and REFERENCE_SOURCE ({}) name different reference sources; set one",
+                mysql.display(),
+                other.display()
+            ))),
+            (mysql, other) => Ok(mysql.or(other)),
+        }
     }
 
     /// The weather source from WEATHER_SOURCE, or from the separate SFTP_* settings.
@@ -337,6 +366,12 @@ pub enum IngestSource {
         #[arg(long, value_enum, env = "OUTPUT_FORMAT", default_value = "table")]
         format: ReportFormat,
     },
+    /// Snapshot the reference tables (MYSQL_URL or REFERENCE_SOURCE) into bronze.ref_*.
+    Reference {
+        /// Summary format.
+        #[arg(long, value_enum, env = "OUTPUT_FORMAT", default_value = "table")]
+        format: ReportFormat,
+    },
     /// Weather forecast files from the sFTP server or folder (WEATHER_SOURCE).
     Weather {
         /// Summary format.
@@ -389,6 +424,9 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Ingest {
             source: IngestSource::Weather { format },
         } => pipeline::ingest_weather(&settings, format).await,
+        Command::Ingest {
+            source: IngestSource::Reference { format },
+        } => pipeline::ingest_reference(&settings, format).await,
         Command::Build(args) => pipeline::build(&settings, args).await,
         Command::Rebuild(args) => pipeline::rebuild(&settings, args).await,
         Command::Sql(args) => sql::run(&settings, args).await,

@@ -5,10 +5,11 @@ use std::time::Instant;
 use super::output::{ReportFormat, print_summary};
 use super::{BuildArgs, BuildLayer, GenerateArgs, RebuildArgs};
 use crate::config::Settings;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::generate::{GenerateOptions, generate as generate_sources};
-use crate::lake::{Lake, WriterLease};
+use crate::lake::{Lake, LakeSession, WriterLease};
 use crate::ops::report::{RunSummary, StepReport};
+use crate::sources::reference::ReferenceSource;
 use crate::{bronze, sources, transform};
 
 pub async fn generate(args: GenerateArgs) -> Result<i32> {
@@ -90,6 +91,40 @@ pub async fn ingest_weather(settings: &Settings, format: ReportFormat) -> Result
     .await
 }
 
+/// Snapshot the reference tables into bronze, then rebuild their silver tables.
+pub async fn ingest_reference(settings: &Settings, format: ReportFormat) -> Result<i32> {
+    let Some(source) = settings.reference.clone() else {
+        return Err(Error::Config(
+            "no reference source: set MYSQL_URL (a MySQL/MariaDB server) or REFERENCE_SOURCE \
+             (a folder of CSV exports)"
+                .into(),
+        ));
+    };
+    write_and_report(settings, "ingest reference", format, async |writer| {
+        let session = transform::open_session(&writer.lake, &writer.settings).await?;
+        Ok(vec![
+            snapshot_reference(writer, &session, &source).await?,
+            transform::reference_db::build(&session, &writer.settings, &writer.lease, false)
+                .await?,
+        ])
+    })
+    .await
+}
+
+/// Read every reference table from `source` (all of them before writing anything, so an
+/// unreachable server leaves the lake as it was) and write the changed snapshots.
+async fn snapshot_reference(
+    writer: &Writer,
+    session: &LakeSession,
+    source: &ReferenceSource,
+) -> Result<StepReport> {
+    let started = Instant::now();
+    let mut report = StepReport::new("ingest reference");
+    let fetched = sources::reference::fetch_all(source).await?;
+    bronze::reference::write_snapshots(session, &writer.lease, fetched, &mut report).await?;
+    Ok(report.finish(started))
+}
+
 pub async fn build(settings: &Settings, args: BuildArgs) -> Result<i32> {
     write_and_report(settings, "build", args.format, async |writer| {
         build_layers(writer, args.layer, args.full).await
@@ -124,6 +159,7 @@ pub(super) async fn build_layers(
                     .await?,
             );
         }
+        steps.push(transform::reference_db::build(&session, settings, lease, full).await?);
     }
     Ok(steps)
 }
@@ -141,6 +177,13 @@ pub(super) async fn rebuild_all(writer: &Writer, full: bool) -> Result<Vec<StepR
         steps.push(sources::weather::ingest(lake, settings, lease).await?);
     } else {
         steps.push(skipped("ingest weather", "WEATHER_SOURCE"));
+    }
+    match &settings.reference {
+        Some(source) => {
+            let session = transform::open_session(lake, settings).await?;
+            steps.push(snapshot_reference(writer, &session, source).await?);
+        }
+        None => steps.push(skipped("ingest reference", "MYSQL_URL or REFERENCE_SOURCE")),
     }
     steps.extend(build_layers(writer, BuildLayer::All, full).await?);
     Ok(steps)

@@ -12,20 +12,6 @@ use super::sensors::ApartmentProfile;
 use super::{GenerateOptions, Result, io_error, rng};
 use crate::ops::report::StepReport;
 
-/// The tables datacycle imports, in SPEC order.
-pub const IMPORTED: [&str; 10] = [
-    "buildings",
-    "buildingtype",
-    "rooms",
-    "sensors",
-    "devices",
-    "profilereference",
-    "profile",
-    "parameters",
-    "parameterstype",
-    "dierrors",
-];
-
 struct Table {
     name: &'static str,
     columns: Vec<(&'static str, &'static str)>,
@@ -64,7 +50,7 @@ pub fn generate(
     let mut report = StepReport::new("generate reference");
     for table in &tables {
         write_sql(&mut sql, table);
-        if IMPORTED.contains(&table.name) {
+        if crate::sources::reference::TABLES.contains(&table.name) {
             let path = dir.join(format!("{}.csv", table.name));
             let mut writer = csv::Writer::from_path(&path).map_err(|e| csv_error(&path, e))?;
             writer

@@ -79,7 +79,7 @@ pub enum WriteMode {
     /// Replace exactly the rows matching the predicate (normally a partition filter); every new
     /// row must match it. One commit, so readers see the old or the new partitions, never a mix.
     ReplaceWhere(Expr),
-    /// Replace the whole table.
+    /// Replace the whole table, columns included.
     Overwrite,
 }
 
@@ -212,7 +212,11 @@ impl Lake {
             WriteMode::ReplaceWhere(predicate) => builder
                 .with_save_mode(SaveMode::Overwrite)
                 .with_replace_where(predicate),
-            WriteMode::Overwrite => builder.with_save_mode(SaveMode::Overwrite),
+            // A whole-table replacement may change the columns (a reference table that gained
+            // one, a query that was edited).
+            WriteMode::Overwrite => builder
+                .with_save_mode(SaveMode::Overwrite)
+                .with_schema_mode(deltalake::operations::write::SchemaMode::Overwrite),
         };
         builder.await.map_err(|e| LakeError::delta(name, e))
     }

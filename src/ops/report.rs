@@ -44,6 +44,14 @@ impl StepReport {
         }
     }
 
+    /// A problem that does not stop the step: logged, counted under `counter` and noted.
+    pub fn warn(&mut self, counter: &str, message: String) {
+        tracing::warn!("{message}");
+        self.count(counter, 1);
+        self.warnings += 1;
+        self.notes.push(message);
+    }
+
     pub fn counter(&self, counter: &str) -> u64 {
         self.counters.get(counter).copied().unwrap_or(0)
     }

@@ -1,5 +1,7 @@
 //! Sources: copying raw files from where they are produced into the lake's landing zone.
 
+pub mod mysql;
+pub mod reference;
 pub mod remote;
 pub mod sensor_name;
 pub mod sftp;

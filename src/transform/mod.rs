@@ -7,6 +7,7 @@ pub mod max_by;
 pub mod partitions;
 pub mod queries;
 pub mod reference;
+pub mod reference_db;
 pub mod scope;
 pub mod sensor_events;
 pub mod text_parse;
@@ -65,6 +66,11 @@ pub async fn open_session(lake: &Lake, settings: &Settings) -> Result<LakeSessio
         std::sync::Arc::new(functions::QueryFileFunction),
     );
     reference::register(session.ctx(), reference_dir().as_deref())?;
+    reference::register_house_map(session.ctx(), &settings.house_map)?;
+    reference_db::register_schema(session.ctx())?;
+    // Also for the SQL shell, where `query_file('silver/reference/...')` previews a table; the
+    // build step re-registers them over fresh snapshots and reports ambiguous columns.
+    reference_db::register_views(&session).await?;
     Ok(session)
 }
 

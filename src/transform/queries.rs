@@ -23,13 +23,41 @@ pub const WEATHER_READINGS: QueryFile = query!("silver/weather_readings.sql");
 pub const WEATHER_FORECASTS: QueryFile = query!("silver/weather_forecasts.sql");
 pub const WEATHER_FILE_STATS: QueryFile = query!("silver/weather_file_stats.sql");
 
-/// Every query, for listing and for the SQL tests.
-pub const ALL: &[QueryFile] = &[
-    SENSOR_EVENTS,
-    WEATHER_READINGS,
-    WEATHER_FORECASTS,
-    WEATHER_FILE_STATS,
+/// The silver tables of the reference database, one per file of `silver/reference/`, each
+/// named after its file.
+pub const SILVER_REFERENCE: &[QueryFile] = &[
+    query!("silver/reference/dim_buildings.sql"),
+    query!("silver/reference/dim_building_types.sql"),
+    query!("silver/reference/dim_rooms.sql"),
+    query!("silver/reference/dim_sensors.sql"),
+    query!("silver/reference/dim_devices.sql"),
+    query!("silver/reference/ref_energy_profiles.sql"),
+    query!("silver/reference/ref_power_snapshots.sql"),
+    query!("silver/reference/ref_parameters.sql"),
+    query!("silver/reference/ref_parameters_type.sql"),
+    query!("silver/reference/log_sensor_errors.sql"),
+    query!("silver/reference/sensor_errors.sql"),
 ];
+
+impl QueryFile {
+    /// The file name without `.sql`: the name of the table a query file produces.
+    pub fn stem(&self) -> &'static str {
+        let name = self.path.rsplit('/').next().unwrap_or(self.path);
+        name.strip_suffix(".sql").unwrap_or(name)
+    }
+}
+
+/// Every query, for listing and for the SQL tests.
+pub fn all() -> impl Iterator<Item = QueryFile> {
+    [
+        SENSOR_EVENTS,
+        WEATHER_READINGS,
+        WEATHER_FORECASTS,
+        WEATHER_FILE_STATS,
+    ]
+    .into_iter()
+    .chain(SILVER_REFERENCE.iter().copied())
+}
 
 /// A reference CSV of `queries/reference/`, registered as `reference.<name>`.
 #[derive(Debug, Clone, Copy)]

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Array, StringArray};
 use datafusion::arrow::csv::ReaderBuilder;
 use datafusion::arrow::csv::reader::Format;
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::MemorySchemaProvider;
 use datafusion::common::TableReference;
@@ -17,6 +18,7 @@ use datafusion::execution::context::SessionContext;
 
 use super::queries::{REFERENCES, ReferenceFile};
 use super::{Result, TransformError};
+use crate::config::HouseMap;
 
 pub const SCHEMA: &str = "reference";
 
@@ -71,6 +73,35 @@ pub fn register(ctx: &SessionContext, dir: Option<&Path>) -> Result<()> {
         ctx.deregister_table(name.clone())?;
         ctx.register_table(name, Arc::new(table))?;
     }
+    Ok(())
+}
+
+/// Register HOUSE_MAP as `reference.house_map(house, apartment)`, for queries that join source
+/// data naming houses (the reference database's `houseName`).
+pub fn register_house_map(ctx: &SessionContext, house_map: &HouseMap) -> Result<()> {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("house", DataType::Utf8, false),
+        Field::new("apartment", DataType::Utf8, false),
+    ]));
+    let entries = house_map.entries();
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from_iter_values(
+                entries.iter().map(|e| e.house.as_str()),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                entries.iter().map(|e| e.apartment.as_str()),
+            )),
+        ],
+    )
+    .map_err(crate::lake::LakeError::from)?;
+    let name = TableReference::partial(SCHEMA, "house_map");
+    ctx.deregister_table(name.clone())?;
+    ctx.register_table(
+        name,
+        Arc::new(MemTable::try_new(schema, vec![vec![batch]])?),
+    )?;
     Ok(())
 }
 

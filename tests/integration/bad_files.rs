@@ -1,7 +1,7 @@
 //! Bad sensor files are quarantined with a clear reason, counted, kept, and never block the
 //! good ones; a quarantined file is retried only when its size changes.
 
-use crate::common::{TestEnv, copy_files, fixtures};
+use crate::common::{TestEnv, copy_files, fixtures, summary_step};
 
 const BAD: &[(&str, &str, &str)] = &[
     (
@@ -49,15 +49,7 @@ async fn bad_files_are_quarantined_counted_and_kept() {
 
     let output = env.run(&["rebuild", "--format", "json"]);
     let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    let step = |name: &str| {
-        summary["steps"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["step"] == name)
-            .unwrap()
-            .clone()
-    };
+    let step = |name: &str| summary_step(&summary, name);
     assert_eq!(step("bronze sensors")["counters"]["quarantined"], BAD.len());
     assert_eq!(step("ingest sensors")["counters"]["unknown_house"], 1);
     assert_eq!(step("ingest sensors")["counters"]["unrecognised_name"], 1);

@@ -9,7 +9,14 @@ use datacycle::lake::{Lake, LakeSession, TableDigest, table_digest};
 use datafusion::arrow::record_batch::RecordBatch;
 
 /// Columns that record when something ran, not what it holds.
-pub const RUN_METADATA: &[&str] = &["ingested_at"];
+pub const RUN_METADATA: &[&str] = &["ingested_at", "snapshot_at"];
+
+/// A setting scripts/test.sh provides (a service it started).
+pub fn env_var(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run the tests with scripts/test.sh, which starts the services")
+    })
+}
 
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_datacycle"))
@@ -64,6 +71,11 @@ impl TestEnv {
         self.var("WEATHER_SOURCE", &folder.to_string_lossy())
     }
 
+    /// Use `source` (a generated `mysql/` folder or a mysql:// URL) as the reference database.
+    pub fn with_reference(self, source: &str) -> Self {
+        self.var("REFERENCE_SOURCE", source)
+    }
+
     pub fn var(mut self, key: &str, value: &str) -> Self {
         self.vars.push((key.to_string(), value.to_string()));
         self
@@ -96,6 +108,8 @@ impl TestEnv {
             "SFTP_HOST",
             "SFTP_PASSWORD",
             "WEATHER_MIN_YEAR",
+            "MYSQL_URL",
+            "REFERENCE_SOURCE",
         ] {
             command.env_remove(key);
         }
@@ -195,6 +209,17 @@ impl TestEnv {
             .as_primitive::<datafusion::arrow::datatypes::Int64Type>()
             .value(0)
     }
+}
+
+/// The step called `name` of a `--format json` run summary.
+pub fn summary_step(summary: &serde_json::Value, name: &str) -> serde_json::Value {
+    summary["steps"]
+        .as_array()
+        .expect("a run summary has steps")
+        .iter()
+        .find(|s| s["step"] == name)
+        .unwrap_or_else(|| panic!("no step `{name}` in {summary}"))
+        .clone()
 }
 
 /// Copy every file of `from` into `to`.

@@ -64,6 +64,7 @@ async fn sigkill_anywhere_then_rerun_gives_the_uninterrupted_lake() {
     let reference = TestEnv::new()
         .with_share(&generated.smb)
         .with_weather(&generated.sftp)
+        .with_reference(&generated.mysql.to_string_lossy())
         .var("BRONZE_BATCH_FILES", "700")
         .var("SILVER_PARTITIONS_PER_COMMIT", "1");
     reference.run(&["rebuild"]);
@@ -98,6 +99,14 @@ async fn sigkill_anywhere_then_rerun_gives_the_uninterrupted_lake() {
             marker: "table=silver.weather_forecasts ",
             nth: 1,
         },
+        KillPoint::AfterLine {
+            marker: "table=bronze.ref_rooms ",
+            nth: 1,
+        },
+        KillPoint::AfterLine {
+            marker: "table=silver.dim_rooms ",
+            nth: 1,
+        },
         KillPoint::After(Duration::from_millis(700)),
         KillPoint::After(Duration::from_millis(2500)),
     ];
@@ -115,7 +124,7 @@ async fn sigkill_anywhere_then_rerun_gives_the_uninterrupted_lake() {
         );
     }
     assert!(
-        killed >= 7,
+        killed >= 9,
         "most kill points must hit a running process ({killed} did)"
     );
 }

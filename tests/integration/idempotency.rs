@@ -8,13 +8,15 @@ async fn rebuild_twice_and_full_rebuild_give_identical_tables() {
     let generated = generate(sources.path(), 2, 2);
     let env = TestEnv::new()
         .with_share(&generated.smb)
-        .with_weather(&generated.sftp);
+        .with_weather(&generated.sftp)
+        .with_reference(&generated.mysql.to_string_lossy());
 
     env.run(&["rebuild"]);
     let first = env.digests().await;
     assert!(first["silver.sensor_events"].rows > 10_000, "{first:?}");
     assert!(first["bronze.sensor_files"].rows > 5_000);
     assert!(first["silver.weather_forecasts"].rows > 1_000, "{first:?}");
+    assert!(first["silver.sensor_errors"].rows > 10, "{first:?}");
 
     env.run(&["rebuild"]);
     assert_eq!(

@@ -7,6 +7,7 @@ mod crash;
 mod gap;
 mod idempotency;
 mod lock;
+mod mysql;
 mod s3;
 mod sftp;
 mod silver_fixtures;

@@ -9,13 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{TestEnv, temp_dir};
-
-fn env_var(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} is not set: run the tests with scripts/test.sh, which prepares sshd")
-    })
-}
+use crate::common::{TestEnv, env_var, temp_dir};
 
 /// An sshd of its own serving sFTP on a free loopback port.
 struct SshServer {

@@ -2,7 +2,7 @@
 //! hand-written CSVs, per-file step counts, quarantined headers and skipped names. The expected
 //! files were checked line by line against SPEC §5.
 
-use crate::common::{TestEnv, assert_matches_file, copy_files, fixtures};
+use crate::common::{TestEnv, assert_matches_file, copy_files, fixtures, summary_step};
 
 const FORECASTS: &str = "SELECT prediction_date, ts, site, measurement, prediction, value, unit, is_outlier \
                          FROM silver.weather_forecasts ORDER BY prediction_date, ts, site, measurement, prediction";
@@ -15,15 +15,7 @@ async fn fixture_forecasts_give_exact_silver_rows() {
     let env = env.var("WEATHER_SOURCE", &folder.to_string_lossy());
     let output = env.run(&["rebuild", "--format", "json"]);
     let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    let step = |name: &str| {
-        summary["steps"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["step"] == name)
-            .unwrap()
-            .clone()
-    };
+    let step = |name: &str| summary_step(&summary, name);
     assert_eq!(
         step("ingest weather")["files"],
         3,

@@ -1,0 +1,98 @@
+//! Snapshots of reference tables from MySQL / MariaDB (mysql_async, text protocol: every value
+//! arrives as the server's text, which is exactly what bronze keeps).
+
+use std::time::Duration;
+
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, Opts, Row, Value};
+
+use super::reference::{Fetched, TableSnapshot, text_of};
+use super::{Result, SourceError};
+use crate::ops::secrets::mask_url;
+
+/// How long connecting may take before the server counts as unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+/// MySQL's "table doesn't exist".
+const ER_NO_SUCH_TABLE: u16 = 1146;
+
+/// `SELECT *` of each table in `tables`, over one connection.
+pub async fn fetch_tables(
+    url: &str,
+    tables: &[&'static str],
+) -> Result<Vec<(&'static str, Fetched)>> {
+    let masked = mask_url(url);
+    let opts = Opts::from_url(url).map_err(|e| {
+        SourceError::Remote(format!(
+            "MYSQL_URL `{masked}` is not a valid mysql:// URL: {e}"
+        ))
+    })?;
+    let address = format!("{}:{}", opts.ip_or_hostname(), opts.tcp_port());
+    let failure = |what: &str, e: mysql_async::Error| {
+        SourceError::Remote(
+            crate::ops::secrets::redact(&format!("MySQL server {address} ({masked}): {what}: {e}"))
+                .into_owned(),
+        )
+    };
+    let mut conn = tokio::time::timeout(CONNECT_TIMEOUT, Conn::new(opts.clone()))
+        .await
+        .map_err(|_| {
+            SourceError::Remote(format!(
+                "MySQL server {address} ({masked}): no answer within {} s",
+                CONNECT_TIMEOUT.as_secs()
+            ))
+        })?
+        .map_err(|e| failure("cannot connect", e))?;
+    let mut out = Vec::with_capacity(tables.len());
+    for &table in tables {
+        match fetch_table(&mut conn, table).await {
+            Ok(snapshot) => out.push((table, Fetched::Table(snapshot))),
+            Err(mysql_async::Error::Server(e)) if e.code == ER_NO_SUCH_TABLE => {
+                out.push((table, Fetched::Missing(e.message)));
+            }
+            Err(e) => return Err(failure(&format!("reading table `{table}`"), e)),
+        }
+    }
+    // A failed goodbye does not make the snapshot wrong.
+    let _ = conn.disconnect().await;
+    Ok(out)
+}
+
+async fn fetch_table(conn: &mut Conn, table: &'static str) -> mysql_async::Result<TableSnapshot> {
+    let mut result = conn.query_iter(format!("SELECT * FROM `{table}`")).await?;
+    let columns: Vec<String> = result
+        .columns_ref()
+        .iter()
+        .map(|c| c.name_str().into_owned())
+        .collect();
+    let rows: Vec<Row> = result.collect().await?;
+    let mut replaced_values = 0;
+    let rows = rows
+        .into_iter()
+        .map(|row| {
+            row.unwrap()
+                .into_iter()
+                .map(|value| value_text(value, &mut replaced_values))
+                .collect()
+        })
+        .collect();
+    Ok(TableSnapshot {
+        table,
+        columns,
+        rows,
+        replaced_values,
+    })
+}
+
+/// The text protocol sends bytes; other variants only appear with prepared statements, but are
+/// rendered the way the server would print them.
+fn value_text(value: Value, replaced: &mut u64) -> Option<String> {
+    match value {
+        Value::NULL => None,
+        Value::Bytes(bytes) => Some(text_of(&bytes, replaced)),
+        Value::Int(v) => Some(v.to_string()),
+        Value::UInt(v) => Some(v.to_string()),
+        Value::Float(v) => Some(v.to_string()),
+        Value::Double(v) => Some(v.to_string()),
+        other => Some(other.as_sql(true).trim_matches('\'').to_string()),
+    }
+}

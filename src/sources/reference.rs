@@ -1,0 +1,200 @@
+//! The reference database (MySQL `pidb`): snapshots of exactly the ten tables datacycle imports,
+//! from a MySQL/MariaDB server (`sources::mysql`) or from a folder of CSV exports.
+//!
+//! Only these tables are ever queried: the others hold personal data (users, actions, ...) and
+//! are never touched, not even to count or list their columns.
+
+use std::path::{Path, PathBuf};
+
+use super::{Result, SourceError};
+
+/// The tables datacycle imports, in SPEC order.
+pub const TABLES: [&str; 10] = [
+    "buildings",
+    "buildingtype",
+    "rooms",
+    "sensors",
+    "devices",
+    "profilereference",
+    "profile",
+    "parameters",
+    "parameterstype",
+    "dierrors",
+];
+
+/// Where the reference tables come from.
+#[derive(Clone, PartialEq, Eq)]
+pub enum ReferenceSource {
+    /// `mysql://user:password@host:port/pidb`.
+    Mysql(String),
+    /// A folder with one `<table>.csv` per table (header row; an empty field is NULL).
+    Folder(PathBuf),
+}
+
+impl ReferenceSource {
+    /// `mysql://...` is a server, anything else a folder.
+    pub fn parse(text: &str) -> Self {
+        if text.starts_with("mysql://") || text.starts_with("mariadb://") {
+            Self::Mysql(text.replacen("mariadb://", "mysql://", 1))
+        } else {
+            Self::Folder(PathBuf::from(text))
+        }
+    }
+
+    /// For messages: the folder, or the URL with its password masked.
+    pub fn display(&self) -> String {
+        match self {
+            Self::Mysql(url) => crate::ops::secrets::mask_url(url),
+            Self::Folder(path) => path.display().to_string(),
+        }
+    }
+}
+
+/// Never prints the password.
+impl std::fmt::Debug for ReferenceSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.display())
+    }
+}
+
+/// One table as read: column names as the source spells them, every value as text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableSnapshot {
+    pub table: &'static str,
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Option<String>>>,
+    /// Values that were not valid UTF-8 (kept with U+FFFD in place of the bad bytes).
+    pub replaced_values: u64,
+}
+
+/// What reading one table gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fetched {
+    Table(TableSnapshot),
+    /// The table does not exist in the source (the reason as the source put it).
+    Missing(String),
+}
+
+/// Read every imported table from `source`.
+pub async fn fetch_all(source: &ReferenceSource) -> Result<Vec<(&'static str, Fetched)>> {
+    match source {
+        ReferenceSource::Mysql(url) => super::mysql::fetch_tables(url, &TABLES).await,
+        ReferenceSource::Folder(dir) => {
+            let dir = dir.clone();
+            tokio::task::spawn_blocking(move || fetch_folder(&dir))
+                .await
+                .map_err(|e| SourceError::Remote(e.to_string()))?
+        }
+    }
+}
+
+/// Text of raw bytes; invalid UTF-8 is replaced and counted.
+pub fn text_of(bytes: &[u8], replaced: &mut u64) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text.to_string(),
+        Err(_) => {
+            *replaced += 1;
+            String::from_utf8_lossy(bytes).into_owned()
+        }
+    }
+}
+
+fn fetch_folder(dir: &Path) -> Result<Vec<(&'static str, Fetched)>> {
+    if !dir.is_dir() {
+        return Err(SourceError::Read {
+            path: dir.to_path_buf(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "not a folder"),
+        });
+    }
+    TABLES
+        .iter()
+        .map(|&table| {
+            let path = dir.join(format!("{table}.csv"));
+            if !path.exists() {
+                return Ok((
+                    table,
+                    Fetched::Missing(format!("{} does not exist", path.display())),
+                ));
+            }
+            read_csv(table, &path).map(|snapshot| (table, Fetched::Table(snapshot)))
+        })
+        .collect()
+}
+
+fn read_csv(table: &'static str, path: &Path) -> Result<TableSnapshot> {
+    let read_error = |e: csv::Error| SourceError::Read {
+        path: path.to_path_buf(),
+        source: std::io::Error::other(e.to_string()),
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_path(path)
+        .map_err(read_error)?;
+    let mut replaced_values = 0;
+    let columns = reader
+        .byte_headers()
+        .map_err(read_error)?
+        .iter()
+        .map(|h| {
+            text_of(h, &mut replaced_values)
+                .trim_start_matches('\u{feff}')
+                .to_string()
+        })
+        .collect();
+    let mut rows = Vec::new();
+    for record in reader.byte_records() {
+        let record = record.map_err(read_error)?;
+        rows.push(
+            record
+                .iter()
+                .map(|field| (!field.is_empty()).then(|| text_of(field, &mut replaced_values)))
+                .collect(),
+        );
+    }
+    Ok(TableSnapshot {
+        table,
+        columns,
+        rows,
+        replaced_values,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources_parse_and_mask() {
+        let source = ReferenceSource::parse("mysql://reader:s3cret@db:3306/pidb");
+        assert_eq!(
+            source,
+            ReferenceSource::Mysql("mysql://reader:s3cret@db:3306/pidb".into())
+        );
+        assert!(!source.display().contains("s3cret"));
+        assert_eq!(
+            ReferenceSource::parse("./exports"),
+            ReferenceSource::Folder("./exports".into())
+        );
+    }
+
+    #[test]
+    fn a_folder_gives_text_nulls_and_missing_tables() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("rooms.csv"),
+            b"idRoom,name\n1,Office\n2,\n3,K\xfcche\n",
+        )
+        .unwrap();
+        let fetched = fetch_folder(dir.path()).unwrap();
+        assert_eq!(fetched.len(), TABLES.len());
+        let rooms = fetched.iter().find(|(t, _)| *t == "rooms").unwrap();
+        let Fetched::Table(rooms) = &rooms.1 else {
+            panic!("rooms is there")
+        };
+        assert_eq!(rooms.columns, vec!["idRoom", "name"]);
+        assert_eq!(rooms.rows[1], vec![Some("2".to_string()), None]);
+        assert_eq!(rooms.rows[2][1].as_deref(), Some("K\u{fffd}che"));
+        assert_eq!(rooms.replaced_values, 1);
+        assert!(matches!(fetched[0].1, Fetched::Missing(_)));
+    }
+}
