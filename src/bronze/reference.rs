@@ -38,8 +38,7 @@ pub async fn write_snapshots(
     let snapshot_at = crate::ops::clock::now();
     for (table, fetched) in fetched {
         let target = table_of(table);
-        let previous = current_snapshot(session, &target).await?;
-        let kept = if previous.is_some() {
+        let kept = if session.has_table(&target) {
             "the previous snapshot is kept"
         } else {
             "no snapshot yet"
@@ -58,6 +57,7 @@ pub async fn write_snapshots(
             }
             Fetched::Table(snapshot) => snapshot,
         };
+        let previous = current_snapshot(session, &target).await?;
         if snapshot.replaced_values > 0 {
             report.warn(
                 "non_utf8_values",

@@ -127,7 +127,8 @@ async fn snapshot_reference(
 
 pub async fn build(settings: &Settings, args: BuildArgs) -> Result<i32> {
     write_and_report(settings, "build", args.format, async |writer| {
-        build_layers(writer, args.layer, args.full).await
+        let session = transform::open_session(&writer.lake, &writer.settings).await?;
+        build_layers(writer, &session, args.layer, args.full).await
     })
     .await
 }
@@ -142,24 +143,24 @@ pub async fn rebuild(settings: &Settings, args: RebuildArgs) -> Result<i32> {
 /// Build the requested layers in order.
 pub(super) async fn build_layers(
     writer: &Writer,
+    session: &LakeSession,
     layer: BuildLayer,
     full: bool,
 ) -> Result<Vec<StepReport>> {
-    let session = transform::open_session(&writer.lake, &writer.settings).await?;
     let mut steps = Vec::new();
     let (settings, lease) = (&writer.settings, &writer.lease);
     if matches!(layer, BuildLayer::Bronze | BuildLayer::All) {
-        steps.push(bronze::sensors::build(&session, settings, lease, full).await?);
-        steps.push(bronze::weather::build(&session, settings, lease, full).await?);
+        steps.push(bronze::sensors::build(session, settings, lease, full).await?);
+        steps.push(bronze::weather::build(session, settings, lease, full).await?);
     }
     if matches!(layer, BuildLayer::Silver | BuildLayer::All) {
         for derivation in transform::silver(settings) {
             steps.push(
-                transform::incremental::build(derivation.as_ref(), &session, settings, lease, full)
+                transform::incremental::build(derivation.as_ref(), session, settings, lease, full)
                     .await?,
             );
         }
-        steps.push(transform::reference_db::build(&session, settings, lease, full).await?);
+        steps.push(transform::reference_db::build(session, settings, lease, full).await?);
     }
     Ok(steps)
 }
@@ -178,14 +179,13 @@ pub(super) async fn rebuild_all(writer: &Writer, full: bool) -> Result<Vec<StepR
     } else {
         steps.push(skipped("ingest weather", "WEATHER_SOURCE"));
     }
+    // Landing steps write no tables, so one session opened now serves the snapshot and the build.
+    let session = transform::open_session(lake, settings).await?;
     match &settings.reference {
-        Some(source) => {
-            let session = transform::open_session(lake, settings).await?;
-            steps.push(snapshot_reference(writer, &session, source).await?);
-        }
+        Some(source) => steps.push(snapshot_reference(writer, &session, source).await?),
         None => steps.push(skipped("ingest reference", "MYSQL_URL or REFERENCE_SOURCE")),
     }
-    steps.extend(build_layers(writer, BuildLayer::All, full).await?);
+    steps.extend(build_layers(writer, &session, BuildLayer::All, full).await?);
     Ok(steps)
 }
 

@@ -33,7 +33,7 @@ pub async fn fetch_tables(
                 .into_owned(),
         )
     };
-    let mut conn = tokio::time::timeout(CONNECT_TIMEOUT, Conn::new(opts.clone()))
+    let mut conn = tokio::time::timeout(CONNECT_TIMEOUT, Conn::new(opts))
         .await
         .map_err(|_| {
             SourceError::Remote(format!(
