@@ -61,6 +61,7 @@ stage "ingest sensors --full" ingest sensors --full
 stage "build --full (bronze + silver)" build all --full
 
 # An incremental tick: two new files arrive (the next minute of each apartment).
+add_tick_files() {
 python3 - "$SHARE" "$TICK_FILES" <<'PY'
 import os, sys, datetime, re
 share, created = sys.argv[1], open(sys.argv[2], "a")
@@ -79,6 +80,8 @@ for house, (t, name) in sorted(newest.items())[:2]:
     open(path, "w").write(body)
     created.write(path + "\n")
 PY
+}
+add_tick_files
 stage "tick: 2 new files (rebuild)" rebuild
 stage "no-op tick (rebuild)" rebuild
 
@@ -92,6 +95,16 @@ mkdir -p "$WORK/no-share"
 export LAKE_URL="$WORK/weather-lake" SMB_PATH="$WORK/no-share" WEATHER_SOURCE="$WEATHER_DIR"
 stage "ingest weather (local folder)" ingest weather
 stage "build --full (weather bronze+silver)" build all --full
+
+# --- Gold: the forecasts join the sensor lake, then silver -> gold in full and a one-day tick.
+export LAKE_URL="$WORK/lake" SMB_PATH="$SHARE" WEATHER_SOURCE="$WEATHER_DIR"
+stage "ingest weather into the sensor lake" ingest weather
+stage "build (weather bronze + silver)" build all
+stage "build gold --full (silver -> gold)" build gold --full
+add_tick_files
+stage "gold tick: 2 new files (rebuild)" rebuild
+stage "gold no-op (build gold)" build gold
+unset WEATHER_SOURCE
 
 # Download throughput from a real sshd on loopback (needs root for the throwaway user).
 if [[ $(id -u) == 0 ]]; then

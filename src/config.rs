@@ -23,6 +23,7 @@ pub struct HouseEntry {
     pub apartment: String,
 }
 
+pub const DEFAULT_WEATHER_SITE: &str = "Sion";
 pub const DEFAULT_HOUSE_MAP: &str = "JimmyLoup=jimmy,JeremieVianin=jeremie";
 
 impl HouseMap {
@@ -184,6 +185,10 @@ pub struct Settings {
     pub weather_min_year: i32,
     /// The reference database (MySQL server or folder of CSV exports), if configured.
     pub reference: Option<crate::sources::reference::ReferenceSource>,
+    /// Zone of gold's local_* reporting columns.
+    pub reporting_timezone: Tz,
+    /// Forecast sites of gold, in order; apartments use the first.
+    pub weather_sites: Vec<String>,
 }
 
 impl Settings {
@@ -210,6 +215,8 @@ impl Settings {
             weather: None,
             weather_min_year: 2023,
             reference: None,
+            reporting_timezone: chrono_tz::Europe::Zurich,
+            weather_sites: vec![DEFAULT_WEATHER_SITE.to_string()],
         }
     }
 }

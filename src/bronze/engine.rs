@@ -692,7 +692,8 @@ impl PartitionColumn {
             (Self::Text(b), PartitionValue::Text(t)) => b.append_value(t),
             (Self::Date(b), PartitionValue::Date(d)) => b.append_value(days_since_epoch(*d)),
             (Self::Text(b), PartitionValue::Date(d)) => b.append_value(d.to_string()),
-            (Self::Date(b), PartitionValue::Text(_)) => b.append_null(),
+            (Self::Text(b), PartitionValue::Int(i)) => b.append_value(i.to_string()),
+            (Self::Date(b), PartitionValue::Text(_) | PartitionValue::Int(_)) => b.append_null(),
         }
     }
 

@@ -4,14 +4,15 @@ use std::time::Instant;
 
 use clap::Args;
 use datafusion::arrow::array::AsArray;
+use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::Int64Type;
 
-use super::output::{ReportFormat, print_summary};
+use super::output::{OutputFormat, ReportFormat, print_summary, write_batches};
 use super::pipeline::{Writer, rebuild_all};
 use crate::config::{Settings, WeatherSource};
 use crate::error::{Error, Result};
 use crate::generate::{GenerateOptions, generate};
-use crate::lake::Lake;
+use crate::lake::{Lake, LakeSession};
 use crate::ops::report::{RunSummary, StepReport};
 use crate::sources::reference::ReferenceSource;
 use crate::transform;
@@ -52,9 +53,14 @@ pub async fn run(settings: &Settings, args: DemoArgs) -> Result<i32> {
     demo_settings.weather = Some(WeatherSource::Local(generated.sftp.clone()));
     demo_settings.reference = Some(ReferenceSource::Folder(generated.mysql.clone()));
     let mut steps = vec![generate_report.finish(generating)];
-    let (rebuilt, tables) = Writer::open(&demo_settings, "demo")
+    let (rebuilt, (tables, headlines)) = Writer::open(&demo_settings, "demo")
         .await?
-        .run(async |writer| Ok((rebuild_all(writer, false).await?, table_rows(writer).await?)))
+        .run(async |writer| {
+            Ok((
+                rebuild_all(writer, false).await?,
+                lake_figures(writer).await?,
+            ))
+        })
         .await?;
     steps.extend(rebuilt);
     print_summary(&RunSummary::new(steps, started), args.format);
@@ -67,6 +73,11 @@ pub async fn run(settings: &Settings, args: DemoArgs) -> Result<i32> {
                 table.add_row([name.clone(), rows.to_string()]);
             }
             println!("{table}");
+            write_batches(
+                &mut std::io::stdout().lock(),
+                &headlines,
+                OutputFormat::Table,
+            )?;
             println!(
                 "lake: {}\nquery it:  cargo run --release -- sql -c \"SELECT room, field, avg(value) FROM silver.sensor_events GROUP BY 1, 2 ORDER BY 1, 2\"",
                 lake.url()
@@ -74,17 +85,43 @@ pub async fn run(settings: &Settings, args: DemoArgs) -> Result<i32> {
         }
         ReportFormat::Json => println!(
             "{}",
-            serde_json::to_string_pretty(&serde_json::json!({ "tables": tables })).expect("json")
+            serde_json::to_string_pretty(&serde_json::json!({
+                "tables": tables,
+                "headlines": json_rows(&headlines)?,
+            }))
+            .expect("json")
         ),
     }
     Ok(0)
 }
 
-/// (table, rows) of every lake table.
-async fn table_rows(writer: &Writer) -> Result<Vec<(String, i64)>> {
+/// (table, rows) of every lake table, and the headline numbers of gold.
+async fn lake_figures(writer: &Writer) -> Result<(Vec<(String, i64)>, Vec<RecordBatch>)> {
     let session = transform::open_session(&writer.lake, &writer.settings).await?;
+    let plan = transform::plan_query(&session, &transform::queries::DEMO_HEADLINES).await?;
+    let headlines = session
+        .ctx()
+        .execute_logical_plan(plan)
+        .await
+        .map_err(transform::TransformError::from)?
+        .collect()
+        .await
+        .map_err(transform::TransformError::from)?;
+    Ok((table_rows(&writer.lake, &session).await?, headlines))
+}
+
+/// Rows of `batches` as JSON objects.
+fn json_rows(batches: &[RecordBatch]) -> Result<serde_json::Value> {
     let mut out = Vec::new();
-    for table in writer.lake.list_tables().await? {
+    write_batches(&mut out, batches, OutputFormat::Json)?;
+    serde_json::from_slice(&out)
+        .map_err(|e| Error::io("formatting headlines", std::io::Error::other(e)))
+}
+
+/// (table, rows) of every lake table.
+async fn table_rows(lake: &Lake, session: &LakeSession) -> Result<Vec<(String, i64)>> {
+    let mut out = Vec::new();
+    for table in lake.list_tables().await? {
         let sql = format!("SELECT count(*) AS n FROM {table}");
         let batches = session
             .ctx()

@@ -177,6 +177,20 @@ pub struct GlobalArgs {
     #[arg(long, env = "REFERENCE_SOURCE", global = true, hide_env_values = true)]
     pub reference_source: Option<String>,
 
+    /// IANA zone of gold's local_* reporting columns (keys stay UTC).
+    #[arg(
+        long,
+        env = "REPORTING_TIMEZONE",
+        default_value = "Europe/Zurich",
+        global = true
+    )]
+    pub reporting_timezone: String,
+
+    /// Forecast sites kept in gold, comma-separated MeteoSwiss names; apartments use the first.
+    #[arg(long = "gold-weather-sites", env = "WEATHER_SITES",
+          default_value = crate::config::DEFAULT_WEATHER_SITE, global = true)]
+    pub gold_weather_sites: String,
+
     /// Never draw progress bars (NO_PROGRESS=1/true/yes).
     #[arg(long, env = "NO_PROGRESS", global = true, action = clap::ArgAction::SetTrue,
           value_parser = clap::builder::BoolishValueParser::new())]
@@ -199,6 +213,9 @@ impl GlobalArgs {
         settings.weather = self.weather_source()?;
         settings.weather_min_year = self.weather_min_year;
         settings.reference = self.reference_source()?;
+        settings.reporting_timezone =
+            parse_timezone(&self.reporting_timezone, "REPORTING_TIMEZONE")?;
+        settings.weather_sites = parse_weather_sites(&self.gold_weather_sites)?;
         Ok(settings)
     }
 
@@ -384,6 +401,7 @@ pub enum IngestSource {
 pub enum BuildLayer {
     Bronze,
     Silver,
+    Gold,
     All,
 }
 
@@ -392,7 +410,7 @@ pub struct BuildArgs {
     /// Layer to build.
     #[arg(value_enum, default_value = "all")]
     pub layer: BuildLayer,
-    /// Bronze: reconcile with all of landing. Silver: recompute every partition.
+    /// Bronze: reconcile with all of landing. Silver and gold: recompute every partition.
     #[arg(long)]
     pub full: bool,
     /// Summary format.
@@ -444,4 +462,48 @@ pub fn is_locked(error: &Error) -> bool {
         _ => None,
     };
     matches!(lake_error, Some(crate::lake::LakeError::Locked { .. }))
+}
+
+/// WEATHER_SITES: comma-separated site names, at least one, no duplicates.
+fn parse_weather_sites(text: &str) -> Result<Vec<String>> {
+    let mut sites: Vec<String> = Vec::new();
+    for site in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        if sites.iter().any(|s| s == site) {
+            return Err(Error::Config(format!("WEATHER_SITES names `{site}` twice")));
+        }
+        sites.push(site.to_string());
+    }
+    if sites.is_empty() {
+        return Err(Error::Config(
+            "WEATHER_SITES is empty: name at least one forecast site, e.g. Sion".into(),
+        ));
+    }
+    Ok(sites)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::*;
+
+    #[test]
+    fn every_command_parses_with_the_global_flags() {
+        Cli::command().debug_assert();
+        let cli = Cli::try_parse_from([
+            "datacycle",
+            "generate",
+            "--out",
+            "x",
+            "--weather-sites",
+            "3",
+            "--gold-weather-sites",
+            "Sion, Visp",
+        ])
+        .unwrap();
+        let settings = cli.global.settings().unwrap();
+        assert_eq!(settings.weather_sites, ["Sion", "Visp"]);
+        assert!(parse_weather_sites(" , ").is_err());
+        assert!(parse_weather_sites("Sion,Sion").is_err());
+    }
 }

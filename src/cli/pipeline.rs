@@ -162,6 +162,9 @@ pub(super) async fn build_layers(
         }
         steps.push(transform::reference_db::build(session, settings, lease, full).await?);
     }
+    if matches!(layer, BuildLayer::Gold | BuildLayer::All) {
+        steps.extend(transform::gold::build(session, settings, lease, full).await?);
+    }
     Ok(steps)
 }
 

@@ -34,18 +34,39 @@ pub async fn table_digest(
         .map(|f| col(format!("\"{}\"", f.name())))
         .collect();
     let df = df.select(keep)?;
-    let fields: Vec<SortField> = df
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| SortField::new(f.data_type().clone()))
-        .collect();
-    let converter = RowConverter::new(fields)?;
+    let mut hasher = ContentHasher::new(df.schema().as_arrow())?;
     let mut stream = df.execute_stream().await?;
-    let (mut rows, mut sum_a, mut sum_b) = (0u64, 0u64, 0u64);
     while let Some(batch) = stream.next().await {
-        let batch = batch?;
-        let converted = converter.convert_columns(batch.columns())?;
+        hasher.add(&batch?)?;
+    }
+    Ok(hasher.finish())
+}
+
+/// An order-insensitive hash of record batches' rows (a multiset hash).
+pub struct ContentHasher {
+    converter: RowConverter,
+    rows: u64,
+    sum_a: u64,
+    sum_b: u64,
+}
+
+impl ContentHasher {
+    pub fn new(schema: &datafusion::arrow::datatypes::Schema) -> Result<Self> {
+        let fields: Vec<SortField> = schema
+            .fields()
+            .iter()
+            .map(|f| SortField::new(f.data_type().clone()))
+            .collect();
+        Ok(Self {
+            converter: RowConverter::new(fields)?,
+            rows: 0,
+            sum_a: 0,
+            sum_b: 0,
+        })
+    }
+
+    pub fn add(&mut self, batch: &datafusion::arrow::array::RecordBatch) -> Result<()> {
+        let converted = self.converter.convert_columns(batch.columns())?;
         for row in converted.iter() {
             let bytes = row.as_ref();
             // SipHash with fixed keys: stable across runs and processes.
@@ -54,13 +75,17 @@ pub async fn table_digest(
             let mut b = DefaultHasher::new();
             b.write_u64(0x9e37_79b9_7f4a_7c15);
             b.write(bytes);
-            sum_a = sum_a.wrapping_add(a.finish());
-            sum_b = sum_b.wrapping_add(b.finish());
-            rows += 1;
+            self.sum_a = self.sum_a.wrapping_add(a.finish());
+            self.sum_b = self.sum_b.wrapping_add(b.finish());
+            self.rows += 1;
+        }
+        Ok(())
+    }
+
+    pub fn finish(&self) -> TableDigest {
+        TableDigest {
+            rows: self.rows,
+            hash: format!("{:016x}{:016x}", self.sum_a, self.sum_b),
         }
     }
-    Ok(TableDigest {
-        rows,
-        hash: format!("{sum_a:016x}{sum_b:016x}"),
-    })
 }

@@ -18,13 +18,13 @@ use object_store::ObjectStore;
 use object_store::path::Path;
 use url::Url;
 
-pub use digest::{TableDigest, table_digest};
+pub use digest::{ContentHasher, TableDigest, table_digest};
 pub use lock::{LeaseHolder, WriterLease, current_holder};
 pub use queue::{LandingQueue, QueueSnapshot, QueuedFile};
 pub use session::{LakeSession, table_reference};
 pub use table::{
     AddedFile, DeltaTable, Layer, PartitionBatch, PartitionValue, TableRef, TableWrite, WriteInput,
-    WriteMode, added_files_since, last_commit_metric, partition_filter,
+    WriteMode, added_files_since, changed_files_since, last_commit_metric, partition_filter,
 };
 
 pub type Result<T, E = LakeError> = std::result::Result<T, E>;

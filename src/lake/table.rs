@@ -287,12 +287,41 @@ pub struct AddedFile {
 /// added and that are still live. `None` when part of that log is gone (expired), in which case
 /// the caller must fall back to a full recompute.
 pub async fn added_files_since(table: &DeltaTable, from: u64) -> Result<Option<Vec<AddedFile>>> {
+    let Some(changes) = data_changes_since(table, from, false).await? else {
+        return Ok(None);
+    };
+    let live: std::collections::HashSet<String> = live_files(table).await?.into_iter().collect();
+    Ok(Some(
+        changes
+            .into_iter()
+            .filter(|f| live.contains(&f.path))
+            .collect(),
+    ))
+}
+
+/// The data files that commits `from + 1 ..= table version` added or removed, live or not: their
+/// partition values are the partitions whose content changed (a deleted partition included).
+/// `None` as for [`added_files_since`].
+pub async fn changed_files_since(table: &DeltaTable, from: u64) -> Result<Option<Vec<AddedFile>>> {
+    data_changes_since(table, from, true).await
+}
+
+async fn data_changes_since(
+    table: &DeltaTable,
+    from: u64,
+    with_removes: bool,
+) -> Result<Option<Vec<AddedFile>>> {
     let name = table.table_url().to_string();
     let Some(current) = table.version() else {
         return Ok(Some(Vec::new()));
     };
     let log_store = table.log_store();
-    let mut added = Vec::new();
+    let kinds: &[&str] = if with_removes {
+        &["add", "remove"]
+    } else {
+        &["add"]
+    };
+    let mut changed = Vec::new();
     for version in (from + 1)..=current {
         let entry = log_store
             .read_commit_entry(version)
@@ -305,35 +334,42 @@ pub async fn added_files_since(table: &DeltaTable, from: u64) -> Result<Option<V
                     context: format!("{name} commit {version}"),
                     message: e.to_string(),
                 })?;
-            if let Some(add) = action.get("add")
-                && add
-                    .get("dataChange")
-                    .and_then(|d| d.as_bool())
-                    .unwrap_or(true)
-                && let Some(path) = add.get("path").and_then(|p| p.as_str())
-            {
-                let partition_values = add
-                    .get("partitionValues")
-                    .and_then(|v| v.as_object())
-                    .map(|values| {
-                        values
-                            .iter()
-                            .map(|(k, v)| (k.clone(), v.as_str().map(str::to_string)))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                added.push(AddedFile {
-                    path: percent_encoding::percent_decode_str(path)
-                        .decode_utf8_lossy()
-                        .into_owned(),
-                    partition_values,
-                });
+            for kind in kinds {
+                if let Some(file) = action.get(*kind).and_then(data_file) {
+                    changed.push(file);
+                }
             }
         }
     }
-    let live: std::collections::HashSet<String> = live_files(table).await?.into_iter().collect();
-    added.retain(|f| live.contains(&f.path));
-    Ok(Some(added))
+    Ok(Some(changed))
+}
+
+/// The file of an `add` or `remove` action that changed data (not a compaction rewrite).
+fn data_file(action: &serde_json::Value) -> Option<AddedFile> {
+    let data_change = action
+        .get("dataChange")
+        .and_then(|d| d.as_bool())
+        .unwrap_or(true);
+    let path = action.get("path").and_then(|p| p.as_str())?;
+    if !data_change {
+        return None;
+    }
+    let partition_values = action
+        .get("partitionValues")
+        .and_then(|v| v.as_object())
+        .map(|values| {
+            values
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().map(str::to_string)))
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(AddedFile {
+        path: percent_encoding::percent_decode_str(path)
+            .decode_utf8_lossy()
+            .into_owned(),
+        partition_values,
+    })
 }
 
 /// Relative paths of the live data files of `table`.
@@ -361,6 +397,8 @@ type PartitionValues = indexmap::IndexMap<String, delta_kernel::expressions::Sca
 pub enum PartitionValue {
     Text(String),
     Date(chrono::NaiveDate),
+    /// An INT key such as gold's `date_key`.
+    Int(i32),
 }
 
 impl PartitionValue {
@@ -373,6 +411,7 @@ impl PartitionValue {
                 let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
                 ScalarValue::Date32(Some((*date - epoch).num_days() as i32))
             }
+            PartitionValue::Int(value) => ScalarValue::Int32(Some(*value)),
         }
     }
 
@@ -384,6 +423,7 @@ impl PartitionValue {
                 let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
                 Scalar::Date((*date - epoch).num_days() as i32)
             }
+            PartitionValue::Int(value) => Scalar::Integer(*value),
         }
     }
 }

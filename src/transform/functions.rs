@@ -23,6 +23,8 @@ extensions_options! {
         pub sensor_timezone: String, default = "UTC".to_string()
         /// Weather forecast rows for times before this year are dropped (WEATHER_MIN_YEAR).
         pub weather_min_year: i32, default = 2023
+        /// IANA zone of gold's local_* reporting columns (REPORTING_TIMEZONE).
+        pub reporting_timezone: String, default = "Europe/Zurich".to_string()
     }
 }
 
@@ -31,10 +33,11 @@ impl ConfigExtension for DatacycleOptions {
 }
 
 impl DatacycleOptions {
-    pub fn new(sensor_timezone: Tz, weather_min_year: i32) -> Self {
+    pub fn new(sensor_timezone: Tz, weather_min_year: i32, reporting_timezone: Tz) -> Self {
         Self {
             sensor_timezone: sensor_timezone.name().to_string(),
             weather_min_year,
+            reporting_timezone: reporting_timezone.name().to_string(),
         }
     }
 }
@@ -341,5 +344,80 @@ impl ScalarUDFImpl for WeatherMinYear {
         Ok(ColumnarValue::Scalar(ScalarValue::Int64(Some(i64::from(
             year,
         )))))
+    }
+}
+
+/// `reporting_time(ts TIMESTAMP WITH TIME ZONE 'UTC') -> TIMESTAMP`: the wall-clock time of an
+/// instant in `datacycle.reporting_timezone` (REPORTING_TIMEZONE), for gold's local_* columns.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct ReportingTime {
+    signature: Signature,
+}
+
+impl Default for ReportingTime {
+    fn default() -> Self {
+        Self {
+            signature: Signature::user_defined(Volatility::Stable),
+        }
+    }
+}
+
+pub fn reporting_time() -> ScalarUDF {
+    ScalarUDF::from(ReportingTime::default())
+}
+
+impl ScalarUDFImpl for ReportingTime {
+    fn name(&self) -> &str {
+        "reporting_time"
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Timestamp(TimeUnit::Microsecond, None))
+    }
+    fn coerce_types(&self, args: &[DataType]) -> Result<Vec<DataType>> {
+        match args {
+            [DataType::Timestamp(_, tz)] => {
+                Ok(vec![DataType::Timestamp(TimeUnit::Microsecond, tz.clone())])
+            }
+            [other] => {
+                datafusion::common::plan_err!("reporting_time expects a UTC timestamp, got {other}")
+            }
+            _ => datafusion::common::plan_err!("reporting_time expects one argument"),
+        }
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let zone = args
+            .config_options
+            .extensions
+            .get::<DatacycleOptions>()
+            .map_or_else(
+                || DatacycleOptions::default().reporting_timezone,
+                |o| o.reporting_timezone.clone(),
+            );
+        let Ok(tz) = zone.parse::<Tz>() else {
+            return exec_err!("datacycle.reporting_timezone `{zone}` is not an IANA time zone");
+        };
+        let local = |micros: i64| {
+            let instant = chrono::DateTime::from_timestamp_micros(micros)?;
+            let offset = tz.offset_from_utc_datetime(&instant.naive_utc()).fix();
+            Some(micros + i64::from(offset.local_minus_utc()) * 1_000_000)
+        };
+        match &args.args[0] {
+            ColumnarValue::Scalar(ScalarValue::TimestampMicrosecond(v, _)) => Ok(
+                ColumnarValue::Scalar(ScalarValue::TimestampMicrosecond(v.and_then(local), None)),
+            ),
+            ColumnarValue::Array(array) => {
+                let utc = array
+                    .as_any()
+                    .downcast_ref::<TimestampMicrosecondArray>()
+                    .expect("coerced to microseconds");
+                let converted: TimestampMicrosecondArray =
+                    utc.iter().map(|v| v.and_then(local)).collect();
+                Ok(ColumnarValue::Array(Arc::new(converted)))
+            }
+            other => exec_err!("reporting_time expects a timestamp, got {other:?}"),
+        }
     }
 }

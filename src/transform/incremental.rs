@@ -39,19 +39,33 @@ pub trait Derivation: Sync {
     fn query(&self) -> QueryFile;
     /// The output's partition columns, with their types.
     fn partition_fields(&self) -> Vec<Field>;
-    /// Output partitions of the rows in these input data files.
+    /// Output partitions of the rows in these input data files. By default the files' own
+    /// partition values, for an output partitioned like its input (no data read).
     async fn touched(
         &self,
-        session: &LakeSession,
-        input: &DeltaTable,
+        _session: &LakeSession,
+        _input: &DeltaTable,
         files: Vec<AddedFile>,
-    ) -> Result<PartitionSet>;
+    ) -> Result<PartitionSet> {
+        Ok(partitions_of_files(&files, &self.partition_fields()))
+    }
     /// Every output partition the whole input maps to (a superset is harmless: an empty
-    /// partition is recomputed to nothing).
-    async fn all(&self, session: &LakeSession, input: &DeltaTable) -> Result<PartitionSet>;
+    /// partition is recomputed to nothing). By default the input's partitions.
+    async fn all(&self, _session: &LakeSession, input: &DeltaTable) -> Result<PartitionSet> {
+        partitions_of_table(input, &self.partition_fields())
+    }
     /// A filter on the input that keeps every row a chunk of output partitions needs; `None`
-    /// when the output partition filter reaches the input by itself (it names input columns).
-    fn input_filter(&self, chunk: &PartitionSet) -> Option<Expr>;
+    /// (the default) when the output partition filter reaches the input by itself (it names
+    /// input partition columns).
+    fn input_filter(&self, _chunk: &PartitionSet) -> Option<Expr> {
+        None
+    }
+
+    /// The input files changed since input version `consumed` (`None`: that log is gone, recompute
+    /// everything). By default the files added and still live, whose rows `touched` may read.
+    async fn changes(&self, input: &DeltaTable, consumed: u64) -> Result<Option<Vec<AddedFile>>> {
+        Ok(added_files_since(input, consumed).await?)
+    }
 
     /// Application id recorded in the output's Delta log.
     fn app_id(&self) -> String {
@@ -99,7 +113,7 @@ pub async fn build(
     session.refresh(&derivation.input()).await?;
 
     let incremental = match (full, consumed) {
-        (false, Some(consumed)) => added_files_since(&input, consumed.max(0) as u64).await?,
+        (false, Some(consumed)) => derivation.changes(&input, consumed.max(0) as u64).await?,
         _ => None,
     };
     let everything = incremental.is_none();
@@ -254,6 +268,7 @@ fn parse_partition_value(text: &str, field: &Field) -> Option<crate::lake::Parti
                 .ok()
                 .map(PartitionValue::Date)
         }
+        datafusion::arrow::datatypes::DataType::Int32 => text.parse().ok().map(PartitionValue::Int),
         _ => Some(PartitionValue::Text(text.to_string())),
     }
 }

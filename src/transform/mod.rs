@@ -1,8 +1,11 @@
 //! SQL transforms: the files of `queries/` run by DataFusion over the lake session, with the
 //! reference CSVs and datacycle's functions registered.
 
+pub mod device_days;
 pub mod functions;
+pub mod gold;
 pub mod incremental;
+pub mod keys;
 pub mod max_by;
 pub mod partitions;
 pub mod queries;
@@ -51,15 +54,27 @@ pub fn reference_dir() -> Option<PathBuf> {
 
 /// A lake session ready for datacycle SQL: tables, reference data, options and functions.
 pub async fn open_session(lake: &Lake, settings: &Settings) -> Result<LakeSession> {
-    let config = LakeSession::base_config(settings.threads).with_option_extension(
-        DatacycleOptions::new(settings.sensor_timezone, settings.weather_min_year),
-    );
+    let config =
+        LakeSession::base_config(settings.threads).with_option_extension(DatacycleOptions::new(
+            settings.sensor_timezone,
+            settings.weather_min_year,
+            settings.reporting_timezone,
+        ));
     let session = LakeSession::new(lake, config).await?;
     session.ctx().register_udf(functions::sensor_time_utc());
     session.ctx().register_udf(functions::utc_date());
     session.ctx().register_udf(functions::weather_min_year());
     session.ctx().register_udf(text_parse::utc_time());
     session.ctx().register_udf(text_parse::clean_site());
+    session.ctx().register_udf(functions::reporting_time());
+    for key_function in [
+        keys::surrogate_key(),
+        keys::date_key(),
+        keys::datetime_key(),
+        keys::key_date(),
+    ] {
+        session.ctx().register_udf(key_function);
+    }
     session.ctx().register_udaf(max_by::max_by());
     session.ctx().register_udtf(
         "query_file",
@@ -67,6 +82,7 @@ pub async fn open_session(lake: &Lake, settings: &Settings) -> Result<LakeSessio
     );
     reference::register(session.ctx(), reference_dir().as_deref())?;
     reference::register_house_map(session.ctx(), &settings.house_map)?;
+    reference::register_weather_sites(session.ctx(), &settings.weather_sites)?;
     reference_db::register_schema(session.ctx())?;
     // Also for the SQL shell, where `query_file('silver/reference/...')` previews a table; the
     // build step re-registers them over fresh snapshots and reports ambiguous columns.
@@ -82,6 +98,7 @@ pub fn silver(settings: &Settings) -> Vec<Box<dyn incremental::Derivation>> {
         }),
         Box::new(weather::FORECASTS),
         Box::new(weather::FILE_STATS),
+        Box::new(device_days::DeviceDays),
     ]
 }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use chrono::NaiveDate;
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Date32Type, Field};
+use datafusion::arrow::datatypes::{DataType, Date32Type, Field, Int32Type};
 use datafusion::logical_expr::Expr;
 
 use crate::lake::{PartitionValue, partition_filter};
@@ -49,10 +49,9 @@ impl PartitionSet {
                     let column = batch
                         .column_by_name(f.name())
                         .expect("partition column selected");
-                    let target = if f.data_type() == &DataType::Date32 {
-                        DataType::Date32
-                    } else {
-                        DataType::Utf8
+                    let target = match f.data_type() {
+                        DataType::Date32 | DataType::Int32 => f.data_type().clone(),
+                        _ => DataType::Utf8,
                     };
                     cast(column, &target).expect("partition column casts")
                 })
@@ -65,6 +64,9 @@ impl PartitionSet {
                             DataType::Date32 => PartitionValue::Date(date32(
                                 a.as_primitive::<Date32Type>().value(row),
                             )),
+                            DataType::Int32 => {
+                                PartitionValue::Int(a.as_primitive::<Int32Type>().value(row))
+                            }
                             _ => PartitionValue::Text(a.as_string::<i32>().value(row).to_string()),
                         })
                     })
@@ -100,6 +102,18 @@ impl PartitionSet {
     }
 }
 
+/// Runs of consecutive dates, as (first, last), in order.
+pub fn date_runs(dates: &BTreeSet<NaiveDate>) -> Vec<(NaiveDate, NaiveDate)> {
+    let mut runs: Vec<(NaiveDate, NaiveDate)> = Vec::new();
+    for &date in dates {
+        match runs.last_mut() {
+            Some((_, last)) if last.succ_opt() == Some(date) => *last = date,
+            _ => runs.push((date, date)),
+        }
+    }
+    runs
+}
+
 fn date32(days: i32) -> NaiveDate {
     NaiveDate::from_num_days_from_ce_opt(days + 719_163).expect("valid date")
 }
@@ -113,6 +127,16 @@ mod tests {
             PartitionValue::Text(apartment.into()),
             PartitionValue::Date(NaiveDate::from_ymd_opt(2023, 8, day).unwrap()),
         ]
+    }
+
+    #[test]
+    fn contiguous_runs_of_dates() {
+        let d = |day| NaiveDate::from_ymd_opt(2023, 8, day).unwrap();
+        let dates: BTreeSet<_> = [d(1), d(2), d(3), d(7), d(9), d(10)].into_iter().collect();
+        assert_eq!(
+            date_runs(&dates),
+            vec![(d(1), d(3)), (d(7), d(7)), (d(9), d(10))]
+        );
     }
 
     #[test]

@@ -22,6 +22,29 @@ pub const SENSOR_EVENTS: QueryFile = query!("silver/sensor_events.sql");
 pub const WEATHER_READINGS: QueryFile = query!("silver/weather_readings.sql");
 pub const WEATHER_FORECASTS: QueryFile = query!("silver/weather_forecasts.sql");
 pub const WEATHER_FILE_STATS: QueryFile = query!("silver/weather_file_stats.sql");
+pub const DEVICE_DAYS: QueryFile = query!("silver/device_days.sql");
+
+/// Stand-ins for the optional inputs of gold (DDL, run before the gold tables).
+pub const GOLD_INPUTS: QueryFile = query!("gold/inputs.sql");
+/// The days the lake has data for (used by the calendar dimensions through `query_file`).
+pub const GOLD_DATA_RANGE: QueryFile = query!("gold/data_range.sql");
+
+pub const DIM_DATE: QueryFile = query!("gold/dim_date.sql");
+pub const DIM_DATETIME: QueryFile = query!("gold/dim_datetime.sql");
+pub const DIM_TARIFF: QueryFile = query!("gold/dim_tariff.sql");
+pub const DIM_WEATHER_SITE: QueryFile = query!("gold/dim_weather_site.sql");
+pub const DIM_APARTMENT: QueryFile = query!("gold/dim_apartment.sql");
+pub const DIM_ROOM: QueryFile = query!("gold/dim_room.sql");
+pub const DIM_DEVICE: QueryFile = query!("gold/dim_device.sql");
+pub const FACT_ENERGY_MINUTE: QueryFile = query!("gold/fact_energy_minute.sql");
+pub const FACT_ENVIRONMENT_MINUTE: QueryFile = query!("gold/fact_environment_minute.sql");
+pub const FACT_PRESENCE_MINUTE: QueryFile = query!("gold/fact_presence_minute.sql");
+pub const FACT_DEVICE_HEALTH_DAY: QueryFile = query!("gold/fact_device_health_day.sql");
+pub const FACT_WEATHER_HOUR: QueryFile = query!("gold/fact_weather_hour.sql");
+pub const WEATHER_BEST_FORECAST: QueryFile = query!("gold/weather_best_forecast.sql");
+
+/// Headline numbers printed by `datacycle demo`.
+pub const DEMO_HEADLINES: QueryFile = query!("reports/demo_headlines.sql");
 
 /// The silver tables of the reference database, one per file of `silver/reference/`, each
 /// named after its file.
@@ -54,9 +77,14 @@ pub fn all() -> impl Iterator<Item = QueryFile> {
         WEATHER_READINGS,
         WEATHER_FORECASTS,
         WEATHER_FILE_STATS,
+        DEVICE_DAYS,
+        GOLD_INPUTS,
+        GOLD_DATA_RANGE,
+        DEMO_HEADLINES,
     ]
     .into_iter()
     .chain(SILVER_REFERENCE.iter().copied())
+    .chain(super::gold::TABLES.iter().map(|t| t.query))
 }
 
 /// A reference CSV of `queries/reference/`, registered as `reference.<name>`.
@@ -80,4 +108,7 @@ pub const REFERENCES: &[ReferenceFile] = &[
     reference!("room_map"),
     reference!("outlier_bounds"),
     reference!("weather_measurements"),
+    reference!("tariffs"),
+    reference!("holidays"),
+    reference!("room_types"),
 ];

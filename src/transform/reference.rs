@@ -79,24 +79,55 @@ pub fn register(ctx: &SessionContext, dir: Option<&Path>) -> Result<()> {
 /// Register HOUSE_MAP as `reference.house_map(house, apartment)`, for queries that join source
 /// data naming houses (the reference database's `houseName`).
 pub fn register_house_map(ctx: &SessionContext, house_map: &HouseMap) -> Result<()> {
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("house", DataType::Utf8, false),
-        Field::new("apartment", DataType::Utf8, false),
-    ]));
     let entries = house_map.entries();
-    let batch = RecordBatch::try_new(
-        schema.clone(),
-        vec![
-            Arc::new(StringArray::from_iter_values(
-                entries.iter().map(|e| e.house.as_str()),
-            )),
-            Arc::new(StringArray::from_iter_values(
-                entries.iter().map(|e| e.apartment.as_str()),
-            )),
-        ],
+    register_text_table(
+        ctx,
+        "house_map",
+        &["house", "apartment"],
+        entries
+            .iter()
+            .map(|e| vec![e.house.clone(), e.apartment.clone()])
+            .collect(),
     )
-    .map_err(crate::lake::LakeError::from)?;
-    let name = TableReference::partial(SCHEMA, "house_map");
+}
+
+/// Register WEATHER_SITES as `reference.weather_sites(position, site_name)`, position from '1'.
+pub fn register_weather_sites(ctx: &SessionContext, sites: &[String]) -> Result<()> {
+    register_text_table(
+        ctx,
+        "weather_sites",
+        &["position", "site_name"],
+        sites
+            .iter()
+            .enumerate()
+            .map(|(i, site)| vec![(i + 1).to_string(), site.clone()])
+            .collect(),
+    )
+}
+
+/// Register `reference.<name>` holding `rows` of text `columns`.
+fn register_text_table(
+    ctx: &SessionContext,
+    name: &str,
+    columns: &[&str],
+    rows: Vec<Vec<String>>,
+) -> Result<()> {
+    let schema = Arc::new(Schema::new(
+        columns
+            .iter()
+            .map(|c| Field::new(*c, DataType::Utf8, false))
+            .collect::<Vec<_>>(),
+    ));
+    let arrays = (0..columns.len())
+        .map(|i| {
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| r[i].as_str()),
+            )) as datafusion::arrow::array::ArrayRef
+        })
+        .collect();
+    let batch =
+        RecordBatch::try_new(schema.clone(), arrays).map_err(crate::lake::LakeError::from)?;
+    let name = TableReference::partial(SCHEMA, name);
     ctx.deregister_table(name.clone())?;
     ctx.register_table(
         name,

@@ -17,7 +17,7 @@ use datafusion::logical_expr::{Expr, col, lit};
 use deltalake::DeltaTable;
 
 use super::incremental::Derivation;
-use super::partitions::PartitionSet;
+use super::partitions::{PartitionSet, date_runs};
 use super::queries::{QueryFile, SENSOR_EVENTS};
 use super::{Result, functions};
 use crate::lake::{AddedFile, LakeSession, PartitionValue, TableRef, table_reference};
@@ -89,7 +89,7 @@ impl Derivation for SensorEvents {
             }
         }
         let per_apartment = dates.into_iter().map(|(apartment, dates)| {
-            let windows = contiguous_runs(&dates).into_iter().map(|(first, last)| {
+            let windows = date_runs(&dates).into_iter().map(|(first, last)| {
                 let low = timestamp_literal(
                     first
                         .checked_sub_days(Days::new(INPUT_MARGIN_DAYS))
@@ -184,39 +184,10 @@ fn partitions_from_statistics(bronze: &DeltaTable, tz: Tz) -> Option<PartitionSe
     Some(set)
 }
 
-fn contiguous_runs(dates: &BTreeSet<NaiveDate>) -> Vec<(NaiveDate, NaiveDate)> {
-    let mut runs: Vec<(NaiveDate, NaiveDate)> = Vec::new();
-    for &date in dates {
-        match runs.last_mut() {
-            Some((_, last)) if last.succ_opt() == Some(date) => *last = date,
-            _ => runs.push((date, date)),
-        }
-    }
-    runs
-}
-
 fn timestamp_literal(date: NaiveDate) -> Expr {
     let midnight = date.and_hms_opt(0, 0, 0).expect("midnight");
     lit(ScalarValue::TimestampMicrosecond(
         Some(midnight.and_utc().timestamp_micros()),
         None,
     ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn d(day: u32) -> NaiveDate {
-        NaiveDate::from_ymd_opt(2023, 8, day).unwrap()
-    }
-
-    #[test]
-    fn contiguous_runs_of_dates() {
-        let dates: BTreeSet<_> = [d(1), d(2), d(3), d(7), d(9), d(10)].into_iter().collect();
-        assert_eq!(
-            contiguous_runs(&dates),
-            vec![(d(1), d(3)), (d(7), d(7)), (d(9), d(10))]
-        );
-    }
 }

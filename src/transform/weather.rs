@@ -5,14 +5,10 @@
 
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::{DataType, Field};
-use datafusion::logical_expr::Expr;
-use deltalake::DeltaTable;
 
-use super::Result;
-use super::incremental::{Derivation, partitions_of_files, partitions_of_table};
-use super::partitions::PartitionSet;
+use super::incremental::Derivation;
 use super::queries::{QueryFile, WEATHER_FILE_STATS, WEATHER_FORECASTS};
-use crate::lake::{AddedFile, LakeSession, TableRef};
+use crate::lake::TableRef;
 
 /// A silver weather table.
 pub struct WeatherDerivation {
@@ -44,19 +40,5 @@ impl Derivation for WeatherDerivation {
     }
     fn partition_fields(&self) -> Vec<Field> {
         vec![Field::new("prediction_date", DataType::Date32, false)]
-    }
-    async fn touched(
-        &self,
-        _session: &LakeSession,
-        _input: &DeltaTable,
-        files: Vec<AddedFile>,
-    ) -> Result<PartitionSet> {
-        Ok(partitions_of_files(&files, &self.partition_fields()))
-    }
-    async fn all(&self, _session: &LakeSession, input: &DeltaTable) -> Result<PartitionSet> {
-        partitions_of_table(input, &self.partition_fields())
-    }
-    fn input_filter(&self, _chunk: &PartitionSet) -> Option<Expr> {
-        None
     }
 }

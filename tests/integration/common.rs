@@ -233,6 +233,21 @@ pub fn copy_files(from: &Path, to: &Path) {
     }
 }
 
+/// Sensor files of `dir` in the order of the minute in their names.
+pub fn files_by_minute(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort_by_key(|p| {
+        datacycle::sources::sensor_name::SensorFileName::parse(
+            &p.file_name().unwrap().to_string_lossy(),
+        )
+        .map(|n| n.minute)
+    });
+    files
+}
+
 /// Generate a data set with the library generator.
 pub fn generate(dir: &Path, days: u32, apartments: u32) -> datacycle::generate::Generated {
     let mut options = datacycle::generate::GenerateOptions::new(dir);

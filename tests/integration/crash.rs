@@ -1,4 +1,4 @@
-//! Crash safety: SIGKILL the binary at several points during bronze and silver, run it again,
+//! Crash safety: SIGKILL the binary at several points during bronze, silver and gold, run it again,
 //! and get exactly the tables of an uninterrupted run.
 
 use std::io::{BufRead, BufReader};
@@ -107,6 +107,18 @@ async fn sigkill_anywhere_then_rerun_gives_the_uninterrupted_lake() {
             marker: "table=silver.dim_rooms ",
             nth: 1,
         },
+        KillPoint::AfterLine {
+            marker: "table=gold.dim_room ",
+            nth: 1,
+        },
+        KillPoint::AfterLine {
+            marker: "table=gold.fact_energy_minute ",
+            nth: 1,
+        },
+        KillPoint::AfterLine {
+            marker: "table=gold.fact_device_health_day ",
+            nth: 1,
+        },
         KillPoint::After(Duration::from_millis(700)),
         KillPoint::After(Duration::from_millis(2500)),
     ];
@@ -124,7 +136,7 @@ async fn sigkill_anywhere_then_rerun_gives_the_uninterrupted_lake() {
         );
     }
     assert!(
-        killed >= 9,
+        killed >= 11,
         "most kill points must hit a running process ({killed} did)"
     );
 }

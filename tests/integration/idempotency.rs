@@ -1,6 +1,6 @@
 //! Running the same step twice, or incrementally versus in full, gives the same lake.
 
-use crate::common::{TestEnv, generate, temp_dir};
+use crate::common::{TestEnv, files_by_minute, generate, temp_dir};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rebuild_twice_and_full_rebuild_give_identical_tables() {
@@ -42,16 +42,7 @@ async fn incremental_ticks_equal_one_full_build() {
     let generated = generate(sources.path(), 1, 2);
     // Feed the share in three slices and build incrementally after each, as `watch` would.
     let staged = TestEnv::new();
-    let mut files: Vec<_> = std::fs::read_dir(&generated.smb)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort_by_key(|p| {
-        datacycle::sources::sensor_name::SensorFileName::parse(
-            &p.file_name().unwrap().to_string_lossy(),
-        )
-        .map(|n| n.minute)
-    });
+    let files = files_by_minute(&generated.smb);
     for slice in files.chunks(files.len() / 3 + 1) {
         for file in slice {
             std::fs::copy(file, staged.share.join(file.file_name().unwrap())).unwrap();

@@ -5,6 +5,7 @@ mod bad_files;
 mod common;
 mod crash;
 mod gap;
+mod gold;
 mod idempotency;
 mod lock;
 mod mysql;

@@ -1,0 +1,408 @@
+//! The gold star schema (`queries/gold/`), built in the order of [`TABLES`].
+//!
+//! Two kinds of table:
+//! - **Whole** tables (dimensions, `weather_best_forecast`) are small: each run computes them
+//!   and writes them only when their content changed; the content hash is the Delta application
+//!   transaction version, so an unchanged table is never rewritten and its version stays put.
+//! - **Daily** facts are partitioned by day (`date_key`, or `prediction_date` for forecasts) and
+//!   derived incrementally from one silver table with [`incremental::build`]: the days whose
+//!   silver partitions changed are recomputed and overwritten. A fact that looks at neighbouring
+//!   days (energy looks one day back for a device's previous reading, device health at the days
+//!   around for the edges of the observed window) reads those days too, and a changed day also
+//!   recomputes the days that look at it. The application id carries a fingerprint of the query,
+//!   the reference data and the other inputs: when one of them changes, everything is
+//!   recomputed.
+//!
+//! Surrogate keys come from `surrogate_key(natural key)` (see `keys`), so facts never join a
+//! dimension to find a key and a member's key never changes.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use chrono::{Days, NaiveDate};
+use datafusion::arrow::datatypes::{DataType, Field};
+use datafusion::logical_expr::{Expr, col, lit};
+use deltalake::DeltaTable;
+use sha2::{Digest, Sha256};
+
+use super::incremental::{self, Derivation, partitions_of_files, partitions_of_table};
+use super::keys;
+use super::partitions::{PartitionSet, date_runs};
+use super::queries::{self as q, QueryFile};
+use super::{Result, TransformError, plan_query};
+use crate::config::Settings;
+use crate::lake::{
+    AddedFile, ContentHasher, LakeSession, Layer, PartitionValue, TableRef, TableWrite, WriteInput,
+    WriteMode, WriterLease, changed_files_since, table_digest,
+};
+use crate::ops::report::StepReport;
+
+/// A gold table: its query (the table is named after the file) and how it is maintained.
+#[derive(Debug, Clone, Copy)]
+pub struct GoldTable {
+    pub query: QueryFile,
+    pub kind: Kind,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
+    /// Recomputed every run, written when its content changed.
+    Whole,
+    /// Recomputed per changed day of its input.
+    Daily(Daily),
+}
+
+/// How a daily fact follows its input.
+#[derive(Debug, Clone, Copy)]
+pub struct Daily {
+    /// The silver table the days come from, partitioned by `input_date`.
+    pub input: (Layer, &'static str),
+    pub input_date: &'static str,
+    /// The output's partition column: `date_key` (INT `YYYYMMDD`) or a DATE column.
+    pub partition: Partition,
+    /// Days before and after a computed day that its rows depend on.
+    pub context_days: (u64, u64),
+    /// Other tables whose change recomputes every day.
+    pub depends_on: &'static [(Layer, &'static str)],
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Partition {
+    DateKey,
+    Date(&'static str),
+}
+
+const fn whole(query: QueryFile) -> GoldTable {
+    GoldTable {
+        query,
+        kind: Kind::Whole,
+    }
+}
+
+const fn sensor_fact(query: QueryFile, context_days: (u64, u64)) -> GoldTable {
+    GoldTable {
+        query,
+        kind: Kind::Daily(Daily {
+            input: (Layer::Silver, "sensor_events"),
+            input_date: "date",
+            partition: Partition::DateKey,
+            context_days,
+            depends_on: &[],
+        }),
+    }
+}
+
+/// Every gold table in build order: a table comes after the tables it reads.
+pub const TABLES: &[GoldTable] = &[
+    whole(q::DIM_TARIFF),
+    whole(q::DIM_WEATHER_SITE),
+    GoldTable {
+        query: q::FACT_WEATHER_HOUR,
+        kind: Kind::Daily(Daily {
+            input: (Layer::Silver, "weather_forecasts"),
+            input_date: "prediction_date",
+            partition: Partition::Date("prediction_date"),
+            context_days: (0, 0),
+            depends_on: &[],
+        }),
+    },
+    whole(q::WEATHER_BEST_FORECAST),
+    whole(q::DIM_APARTMENT),
+    whole(q::DIM_ROOM),
+    whole(q::DIM_DEVICE),
+    // The calendars span the sensor days and the forecast hours.
+    whole(q::DIM_DATE),
+    whole(q::DIM_DATETIME),
+    sensor_fact(q::FACT_ENERGY_MINUTE, (1, 0)),
+    sensor_fact(q::FACT_ENVIRONMENT_MINUTE, (0, 0)),
+    sensor_fact(q::FACT_PRESENCE_MINUTE, (0, 0)),
+    GoldTable {
+        query: q::FACT_DEVICE_HEALTH_DAY,
+        kind: Kind::Daily(Daily {
+            input: (Layer::Silver, "device_days"),
+            input_date: "date",
+            partition: Partition::DateKey,
+            context_days: (1, 1),
+            depends_on: &[(Layer::Silver, "sensor_errors")],
+        }),
+    },
+];
+
+impl GoldTable {
+    pub fn table(&self) -> TableRef {
+        TableRef::gold(self.query.stem())
+    }
+}
+
+/// Bring every gold table up to date (`full`: recompute every day of every fact).
+pub async fn build(
+    session: &LakeSession,
+    settings: &Settings,
+    lease: &WriterLease,
+    full: bool,
+) -> Result<Vec<StepReport>> {
+    create_missing_inputs(session).await?;
+    let context = context_fingerprint(session).await?;
+    let mut reports = Vec::with_capacity(TABLES.len());
+    for table in TABLES {
+        lease.check()?;
+        let report = match table.kind {
+            Kind::Whole => build_whole(session, lease, table).await?,
+            Kind::Daily(daily) => {
+                let fact = DailyFact::new(session, table, daily, &context).await?;
+                incremental::build(&fact, session, settings, lease, full).await?
+            }
+        };
+        reports.push(report);
+    }
+    Ok(reports)
+}
+
+/// Register empty stand-ins for optional inputs the lake does not have (`gold/inputs.sql`).
+async fn create_missing_inputs(session: &LakeSession) -> Result<()> {
+    let error = |source: datafusion::error::DataFusionError| TransformError::Query {
+        path: q::GOLD_INPUTS.path.to_string(),
+        source: Box::new(source),
+    };
+    let statements =
+        datafusion::sql::parser::DFParser::parse_sql(q::GOLD_INPUTS.sql).map_err(error)?;
+    let ctx = session.ctx();
+    for statement in statements {
+        let plan = ctx
+            .state()
+            .statement_to_plan(statement)
+            .await
+            .map_err(error)?;
+        ctx.execute_logical_plan(plan)
+            .await
+            .map_err(error)?
+            .collect()
+            .await?;
+    }
+    Ok(())
+}
+
+/// A digest of everything besides the input tables that fact rows depend on: the reference
+/// tables (tariffs, sites, field maps, ...).
+async fn context_fingerprint(session: &LakeSession) -> Result<String> {
+    let mut parts = Vec::new();
+    let names = q::REFERENCES
+        .iter()
+        .map(|r| r.name)
+        .chain(["house_map", "weather_sites"]);
+    for name in names {
+        let digest = table_digest(session.ctx(), &format!("reference.{name}"), &[]).await?;
+        parts.push(format!("{name}={}", digest.hash));
+    }
+    Ok(parts.join(","))
+}
+
+/// Compute a whole table and write it when its content differs from the lake's.
+async fn build_whole(
+    session: &LakeSession,
+    lease: &WriterLease,
+    table: &GoldTable,
+) -> Result<StepReport> {
+    let started = Instant::now();
+    let output = table.table();
+    let mut report = StepReport::new(output.to_string());
+    let plan = plan_query(session, &table.query).await?;
+    let frame = session.ctx().execute_logical_plan(plan).await?;
+    let schema = Arc::new(frame.schema().as_arrow().clone());
+    let batches = frame.collect().await?;
+    let mut hasher = ContentHasher::new(&schema)?;
+    for batch in &batches {
+        hasher.add(batch)?;
+    }
+    let digest = hasher.finish();
+    let version = content_version(&format!("{schema:?}"), &digest.hash);
+    let app_id = format!("datacycle.{output}");
+    let lake = session.lake();
+    let existing = lake.open_table(&output).await?;
+    if let Some(existing) = &existing
+        && lake.app_version(existing, &app_id).await? == Some(version)
+    {
+        report.notes.push("unchanged".into());
+        return Ok(report.finish(started));
+    }
+    if existing.is_none() && digest.rows == 0 {
+        report.notes.push("no rows yet".into());
+        return Ok(report.finish(started));
+    }
+    let batches = if batches.is_empty() {
+        vec![datafusion::arrow::array::RecordBatch::new_empty(schema)]
+    } else {
+        batches
+    };
+    lease.check()?;
+    lake.write(TableWrite {
+        table: &output,
+        partition_columns: &[],
+        input: WriteInput::Batches(batches),
+        mode: WriteMode::Overwrite,
+        app_transaction: Some((app_id, version)),
+    })
+    .await?;
+    tracing::debug!(target: "datacycle::commit", table = %output, rows = digest.rows, "committed");
+    session.refresh(&output).await?;
+    report.rows = digest.rows;
+    report.count("tables_written", 1);
+    Ok(report.finish(started))
+}
+
+/// A non-negative number that changes with the content.
+fn content_version(schema: &str, hash: &str) -> i64 {
+    let digest = Sha256::new()
+        .chain_update(schema.as_bytes())
+        .chain_update(hash.as_bytes())
+        .finalize();
+    let bytes: [u8; 8] = digest[..8].try_into().expect("a sha256 has 32 bytes");
+    i64::from_le_bytes(bytes) & i64::MAX
+}
+
+/// A daily fact as an incremental derivation.
+struct DailyFact {
+    table: GoldTable,
+    daily: Daily,
+    /// Query, reference data and `depends_on` versions: part of the application id.
+    fingerprint: String,
+}
+
+impl DailyFact {
+    async fn new(
+        session: &LakeSession,
+        table: &GoldTable,
+        daily: Daily,
+        context: &str,
+    ) -> Result<Self> {
+        let mut hash = Sha256::new()
+            .chain_update(context.as_bytes())
+            .chain_update(table.query.sql.as_bytes());
+        for (layer, name) in daily.depends_on {
+            let dependency = TableRef::new(*layer, *name);
+            let version = session
+                .lake()
+                .open_table(&dependency)
+                .await?
+                .and_then(|t| t.version());
+            hash.update(format!("{dependency}@{version:?}").as_bytes());
+        }
+        let digest = hash.finalize();
+        Ok(Self {
+            table: *table,
+            daily,
+            fingerprint: digest[..8].iter().map(|b| format!("{b:02x}")).collect(),
+        })
+    }
+
+    fn input_date_field(&self) -> Field {
+        Field::new(self.daily.input_date, DataType::Date32, false)
+    }
+
+    fn output_value(&self, date: NaiveDate) -> PartitionValue {
+        match self.daily.partition {
+            Partition::DateKey => PartitionValue::Int(keys::date_key_of(date)),
+            Partition::Date(_) => PartitionValue::Date(date),
+        }
+    }
+
+    fn output_dates(&self, chunk: &PartitionSet) -> BTreeSet<NaiveDate> {
+        chunk
+            .iter()
+            .filter_map(|key| match key {
+                [PartitionValue::Int(key)] => keys::key_to_date(*key),
+                [PartitionValue::Date(date)] => Some(*date),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn input_dates(&self, set: &PartitionSet) -> BTreeSet<NaiveDate> {
+        set.iter()
+            .filter_map(|key| match key {
+                [PartitionValue::Date(date)] => Some(*date),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn to_output(&self, dates: impl IntoIterator<Item = NaiveDate>) -> PartitionSet {
+        let mut set = PartitionSet::default();
+        for date in dates {
+            set.insert(vec![self.output_value(date)]);
+        }
+        set
+    }
+}
+
+#[async_trait]
+impl Derivation for DailyFact {
+    fn input(&self) -> TableRef {
+        TableRef::new(self.daily.input.0, self.daily.input.1)
+    }
+    fn output(&self) -> TableRef {
+        self.table.table()
+    }
+    fn query(&self) -> QueryFile {
+        self.table.query
+    }
+    fn partition_fields(&self) -> Vec<Field> {
+        vec![match self.daily.partition {
+            Partition::DateKey => Field::new("date_key", DataType::Int32, false),
+            Partition::Date(name) => Field::new(name, DataType::Date32, false),
+        }]
+    }
+    fn app_id(&self) -> String {
+        format!("datacycle.{}.{}", self.output(), self.fingerprint)
+    }
+    async fn changes(&self, input: &DeltaTable, consumed: u64) -> Result<Option<Vec<AddedFile>>> {
+        Ok(changed_files_since(input, consumed).await?)
+    }
+
+    /// The changed input days, and the days within `context_days` of them that look at them,
+    /// among the days the input has.
+    async fn touched(
+        &self,
+        _session: &LakeSession,
+        input: &DeltaTable,
+        files: Vec<AddedFile>,
+    ) -> Result<PartitionSet> {
+        let field = self.input_date_field();
+        let changed = self.input_dates(&partitions_of_files(&files, std::slice::from_ref(&field)));
+        let present = self.input_dates(&partitions_of_table(input, &[field])?);
+        let (before, after) = self.daily.context_days;
+        let dirty = changed.iter().flat_map(|day| {
+            // A day that reads `before` days back is affected by a change up to `before` days
+            // earlier, and vice versa.
+            let first = day.checked_sub_days(Days::new(after)).unwrap_or(*day);
+            let last = day.checked_add_days(Days::new(before)).unwrap_or(*day);
+            first.iter_days().take_while(move |d| *d <= last)
+        });
+        Ok(self.to_output(dirty.filter(|d| present.contains(d))))
+    }
+
+    async fn all(&self, _session: &LakeSession, input: &DeltaTable) -> Result<PartitionSet> {
+        let dates = self.input_dates(&partitions_of_table(input, &[self.input_date_field()])?);
+        Ok(self.to_output(dates))
+    }
+
+    /// The input days of the chunk's days and their context.
+    fn input_filter(&self, chunk: &PartitionSet) -> Option<Expr> {
+        let (before, after) = self.daily.context_days;
+        let date = |d: NaiveDate| lit(PartitionValue::Date(d).scalar_value());
+        let windows = date_runs(&self.output_dates(chunk))
+            .into_iter()
+            .map(|(first, last)| {
+                let low = first.checked_sub_days(Days::new(before)).unwrap_or(first);
+                let high = last.checked_add_days(Days::new(after)).unwrap_or(last);
+                let column = col(self.daily.input_date);
+                column
+                    .clone()
+                    .gt_eq(date(low))
+                    .and(column.lt_eq(date(high)))
+            });
+        Some(windows.reduce(Expr::or).unwrap_or(lit(false)))
+    }
+}

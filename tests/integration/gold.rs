@@ -1,0 +1,149 @@
+//! Gold on generated data: built tick by tick it equals one full rebuild, surrogate keys survive
+//! new members, and every fact key exists in its dimension.
+
+use std::collections::BTreeMap;
+
+use crate::common::{TestEnv, files_by_minute, generate, temp_dir};
+
+fn gold_only(
+    digests: BTreeMap<String, datacycle::lake::TableDigest>,
+) -> BTreeMap<String, datacycle::lake::TableDigest> {
+    digests
+        .into_iter()
+        .filter(|(name, _)| name.starts_with("gold."))
+        .collect()
+}
+
+/// Fact and dimension keys without a member in their dimension (must be none).
+const ORPHANS: &str = "
+SELECT 'energy.device' AS k, count(*) AS n FROM gold.fact_energy_minute f WHERE f.device_key NOT IN (SELECT device_key FROM gold.dim_device)
+UNION ALL SELECT 'energy.room', count(*) FROM gold.fact_energy_minute f WHERE f.room_key NOT IN (SELECT room_key FROM gold.dim_room)
+UNION ALL SELECT 'energy.apartment', count(*) FROM gold.fact_energy_minute f WHERE f.apartment_key NOT IN (SELECT apartment_key FROM gold.dim_apartment)
+UNION ALL SELECT 'energy.date', count(*) FROM gold.fact_energy_minute f WHERE f.date_key NOT IN (SELECT date_key FROM gold.dim_date)
+UNION ALL SELECT 'energy.datetime', count(*) FROM gold.fact_energy_minute f WHERE f.datetime_key NOT IN (SELECT datetime_key FROM gold.dim_datetime)
+UNION ALL SELECT 'environment.room', count(*) FROM gold.fact_environment_minute f WHERE f.room_key NOT IN (SELECT room_key FROM gold.dim_room)
+UNION ALL SELECT 'environment.apartment', count(*) FROM gold.fact_environment_minute f WHERE f.apartment_key NOT IN (SELECT apartment_key FROM gold.dim_apartment)
+UNION ALL SELECT 'environment.datetime', count(*) FROM gold.fact_environment_minute f WHERE f.datetime_key NOT IN (SELECT datetime_key FROM gold.dim_datetime)
+UNION ALL SELECT 'environment.date', count(*) FROM gold.fact_environment_minute f WHERE f.date_key NOT IN (SELECT date_key FROM gold.dim_date)
+UNION ALL SELECT 'presence.room', count(*) FROM gold.fact_presence_minute f WHERE f.room_key NOT IN (SELECT room_key FROM gold.dim_room)
+UNION ALL SELECT 'presence.datetime', count(*) FROM gold.fact_presence_minute f WHERE f.datetime_key NOT IN (SELECT datetime_key FROM gold.dim_datetime)
+UNION ALL SELECT 'health.device', count(*) FROM gold.fact_device_health_day f WHERE f.device_key NOT IN (SELECT device_key FROM gold.dim_device)
+UNION ALL SELECT 'health.room', count(*) FROM gold.fact_device_health_day f WHERE f.room_key NOT IN (SELECT room_key FROM gold.dim_room)
+UNION ALL SELECT 'health.date', count(*) FROM gold.fact_device_health_day f WHERE f.date_key NOT IN (SELECT date_key FROM gold.dim_date)
+UNION ALL SELECT 'weather.site', count(*) FROM gold.fact_weather_hour f WHERE f.site_key NOT IN (SELECT site_key FROM gold.dim_weather_site)
+UNION ALL SELECT 'weather.datetime', count(*) FROM gold.fact_weather_hour f WHERE f.datetime_key NOT IN (SELECT datetime_key FROM gold.dim_datetime)
+UNION ALL SELECT 'best.datetime', count(*) FROM gold.weather_best_forecast f WHERE f.datetime_key NOT IN (SELECT datetime_key FROM gold.dim_datetime)
+UNION ALL SELECT 'device.room', count(*) FROM gold.dim_device d WHERE d.room_key NOT IN (SELECT room_key FROM gold.dim_room)
+UNION ALL SELECT 'room.apartment', count(*) FROM gold.dim_room r WHERE r.apartment_key NOT IN (SELECT apartment_key FROM gold.dim_apartment)
+UNION ALL SELECT 'apartment.site', count(*) FROM gold.dim_apartment a WHERE a.weather_site_key NOT IN (SELECT site_key FROM gold.dim_weather_site)
+UNION ALL SELECT 'datetime.date', count(*) FROM gold.dim_datetime t WHERE t.date_key NOT IN (SELECT date_key FROM gold.dim_date)
+ORDER BY k";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn gold_ticks_equal_a_full_rebuild_and_keys_stay_stable() {
+    let sources = temp_dir();
+    let generated = generate(sources.path(), 10, 2);
+    let reference = generated.mysql.to_string_lossy().to_string();
+
+    // Tick by tick: half a day of sensor files at a time, as `watch` would see them arrive.
+    let staged = TestEnv::new()
+        .with_weather(&generated.sftp)
+        .with_reference(&reference);
+    staged.run(&["ingest", "weather"]);
+    staged.run(&["ingest", "reference"]);
+    let files = files_by_minute(&generated.smb);
+    let ticks = 20;
+    for slice in files.chunks(files.len().div_ceil(ticks)) {
+        for file in slice {
+            std::fs::copy(file, staged.share.join(file.file_name().unwrap())).unwrap();
+        }
+        staged.run(&["ingest", "sensors", "--full"]);
+        staged.run(&["build"]);
+    }
+    let ticked = gold_only(staged.digests().await);
+
+    let whole = TestEnv::new()
+        .with_share(&generated.smb)
+        .with_weather(&generated.sftp)
+        .with_reference(&reference);
+    whole.run(&["rebuild"]);
+    let full = gold_only(whole.digests().await);
+    assert_eq!(full.len(), 13, "every gold table exists: {full:?}");
+    assert!(full["gold.fact_energy_minute"].rows > 100_000, "{full:?}");
+    assert!(full["gold.fact_weather_hour"].rows > 100, "{full:?}");
+    assert!(full["gold.weather_best_forecast"].rows > 100, "{full:?}");
+    assert_eq!(
+        ticked, full,
+        "gold built tick by tick differs from one full rebuild"
+    );
+
+    staged.run(&["build", "gold", "--full"]);
+    assert_eq!(
+        gold_only(staged.digests().await),
+        full,
+        "build gold --full changed gold"
+    );
+
+    let orphans = staged.query_csv(ORPHANS).await;
+    assert!(
+        orphans.lines().skip(1).all(|l| l.ends_with(",0")),
+        "fact or dimension keys without a member:\n{orphans}"
+    );
+
+    // A new room on a later day gets a new key; every existing member keeps its key.
+    let rooms_sql = "SELECT apartment_id, room_name, room_key FROM gold.dim_room ORDER BY 1, 2";
+    let devices_sql = "SELECT device_id, device_key, room_key FROM gold.dim_device ORDER BY 1";
+    let rooms_before = staged.query_csv(rooms_sql).await;
+    let devices_before = staged.query_csv(devices_sql).await;
+    let last = files.last().unwrap();
+    let name = last.file_name().unwrap().to_string_lossy().to_string();
+    let parsed = datacycle::sources::sensor_name::SensorFileName::parse(&name).unwrap();
+    let later = parsed.minute + chrono::Duration::days(1);
+    let new_name = name.replacen(
+        &parsed.minute.format("%d.%m.%Y %H%M").to_string(),
+        &later.format("%d.%m.%Y %H%M").to_string(),
+        1,
+    );
+    let body = std::fs::read_to_string(last).unwrap();
+    let body = body
+        .replacen(
+            &parsed.minute.format("%d.%m.%Y %H:%M").to_string(),
+            &later.format("%d.%m.%Y %H:%M").to_string(),
+            1,
+        )
+        .replacen(
+            "\"plugs\":{",
+            "\"plugs\":{\"Sauna\":{\"power\":5,\"total\":10,\"temperature\":40},",
+            1,
+        );
+    std::fs::write(staged.share.join(&new_name), body).unwrap();
+    staged.run(&["ingest", "sensors", "--full"]);
+    staged.run(&["build"]);
+    let rooms_after = staged.query_csv(rooms_sql).await;
+    let devices_after = staged.query_csv(devices_sql).await;
+    let kept = |before: &str, after: &str| before.lines().all(|l| after.lines().any(|a| a == l));
+    assert!(
+        kept(&rooms_before, &rooms_after),
+        "{rooms_before}\n---\n{rooms_after}"
+    );
+    assert!(
+        kept(&devices_before, &devices_after),
+        "{devices_before}\n---\n{devices_after}"
+    );
+    let sauna: Vec<&str> = rooms_after
+        .lines()
+        .filter(|l| l.contains(",Sauna,"))
+        .collect();
+    assert_eq!(sauna.len(), 1, "{rooms_after}");
+    let sauna_key = sauna[0].rsplit(',').next().unwrap();
+    assert!(
+        !rooms_before
+            .lines()
+            .any(|l| l.ends_with(&format!(",{sauna_key}"))),
+        "the new room reuses a key"
+    );
+    assert_eq!(
+        rooms_after.lines().count(),
+        rooms_before.lines().count() + 1
+    );
+}
