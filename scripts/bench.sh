@@ -54,6 +54,9 @@ stage() {
 import json, sys
 for s in json.load(open(sys.argv[1]))["steps"]:
     print("    %-30s %9.2f s %9d files %11d rows" % (s["step"], s["seconds"], s["files"], s["rows"]))
+    for note in s.get("notes", []):
+        if "rows staged" in note:
+            print("        " + note)
 PY
 }
 
@@ -104,6 +107,22 @@ stage "build gold --full (silver -> gold)" build gold --full
 add_tick_files
 stage "gold tick: 2 new files (rebuild)" rebuild
 stage "gold no-op (build gold)" build gold
+
+# --- Publish: the 70-day gold into a throwaway PostgreSQL (root only: initdb runs as postgres).
+if [[ $(id -u) == 0 ]]; then
+  # shellcheck source=scripts/lib/services.sh
+  source scripts/lib/services.sh
+  start_postgres >/dev/null 2>&1
+  export DB_URL="postgresql://datacycle_app:bench-pw@127.0.0.1:$DATACYCLE_TEST_PG_PORT/datacycle"
+  DB_ADMIN_URL="$DATACYCLE_TEST_PG_ADMIN_URL" "$BIN" pg init >/dev/null
+  stage "publish --full (70-day gold)" publish --full
+  stage "publish, nothing changed" publish
+  add_tick_files
+  stage "tick + publish of one day (rebuild)" rebuild
+  unset DB_URL
+else
+  echo "(publish skipped: run as root to start a throwaway PostgreSQL)" >&2
+fi
 unset WEATHER_SOURCE
 
 # Download throughput from a real sshd on loopback (needs root for the throwaway user).

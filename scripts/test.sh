@@ -27,6 +27,7 @@ export DATACYCLE_TEST_TMP="$WORK"
 start_s3
 prepare_sshd
 start_mariadb
+start_postgres
 
 log "building (release profile: one build serves the tests, the benches and the demo)"
 cargo build --release --bins --tests --benches

@@ -189,6 +189,10 @@ pub struct Settings {
     pub reporting_timezone: Tz,
     /// Forecast sites of gold, in order; apartments use the first.
     pub weather_sites: Vec<String>,
+    /// PostgreSQL serving gold (`publish`), if configured.
+    pub db_url: Option<String>,
+    /// Publish creates reader roles for new apartments.
+    pub pg_auto_readers: bool,
 }
 
 impl Settings {
@@ -217,6 +221,8 @@ impl Settings {
             reference: None,
             reporting_timezone: chrono_tz::Europe::Zurich,
             weather_sites: vec![DEFAULT_WEATHER_SITE.to_string()],
+            db_url: None,
+            pg_auto_readers: true,
         }
     }
 }

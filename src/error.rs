@@ -23,6 +23,8 @@ pub enum Error {
     Transform(#[from] TransformError),
     #[error(transparent)]
     Generate(#[from] GenerateError),
+    #[error(transparent)]
+    Publish(#[from] crate::publish::PublishError),
     #[error("{context}: {source}")]
     Io {
         context: String,

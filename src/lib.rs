@@ -1,7 +1,8 @@
 //! datacycle: a lakehouse for apartment IoT data.
 //!
 //! Sources (`sources`) land raw files in the lake (`lake`), `bronze` turns them into generic Delta
-//! tables, `transform` runs the SQL of `queries/` to derive silver (and later gold), and `ops`
+//! tables, `transform` runs the SQL of `queries/` to derive silver and gold, `publish` serves
+//! gold from PostgreSQL, and `ops`
 //! holds what every step shares: configuration, logging, secrets, progress and run reports.
 //! `cli` is the command-line edge; `generate` produces realistic synthetic sources.
 
@@ -12,6 +13,7 @@ pub mod error;
 pub mod generate;
 pub mod lake;
 pub mod ops;
+pub mod publish;
 pub mod sources;
 pub mod transform;
 

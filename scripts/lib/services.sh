@@ -146,3 +146,30 @@ SQL
   export DATACYCLE_TEST_MYSQL_SEED="$seed/mysql"
   log "reference seed loaded into pidb; datacycle_reader may read $(ls "$seed"/mysql/*.csv | wc -l) tables"
 }
+
+# A throwaway PostgreSQL: initdb in a temp dir (run as the `postgres` system user, which the
+# package creates), a free port on 127.0.0.1 only, trust authentication for 127.0.0.1 only.
+# Exports DATACYCLE_TEST_PG_ADMIN_URL (superuser) and DATACYCLE_TEST_PG_PORT.
+start_postgres() {
+  need_packages postgresql
+  local bin dir="$WORK/postgres" port
+  bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+  port=$(free_port)
+  mkdir -p "$dir"
+  chown postgres "$dir"
+  chmod o+x "$WORK"
+  runuser -u postgres -- "$bin/initdb" -D "$dir/data" -U postgres --auth=reject \
+    --auth-host=trust --no-sync >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
+  # trust only for TCP from 127.0.0.1; everything else is rejected.
+  printf 'host all all 127.0.0.1/32 trust\n' >"$dir/data/pg_hba.conf"
+  runuser -u postgres -- "$bin/postgres" -D "$dir/data" -p "$port" -c listen_addresses=127.0.0.1 \
+    -c unix_socket_directories="$dir" -c fsync=off -c synchronous_commit=off \
+    -c full_page_writes=off >"$dir/server.log" 2>&1 &
+  PIDS+=($!)
+  wait_for_port "$port" "PostgreSQL"
+  # runuser need not pass SIGTERM on: stop the server itself too.
+  PIDS+=("$(head -1 "$dir/data/postmaster.pid")")
+  export DATACYCLE_TEST_PG_ADMIN_URL="postgresql://postgres@127.0.0.1:$port/postgres"
+  export DATACYCLE_TEST_PG_PORT=$port
+  log "PostgreSQL on 127.0.0.1:$port"
+}

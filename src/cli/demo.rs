@@ -79,7 +79,11 @@ pub async fn run(settings: &Settings, args: DemoArgs) -> Result<i32> {
                 OutputFormat::Table,
             )?;
             println!(
-                "lake: {}\nquery it:  cargo run --release -- sql -c \"SELECT room, field, avg(value) FROM silver.sensor_events GROUP BY 1, 2 ORDER BY 1, 2\"",
+                "lake: {}\nquery it:  cargo run --release -- sql -c \"SELECT * FROM gold.dim_room ORDER BY apartment_id, room_name\"\n\
+                 publish it to PostgreSQL (Power BI, KNIME: docs/power-bi.md):\n  \
+                 export DB_URL=postgresql://datacycle_app:<password>@<host>:5432/datacycle\n  \
+                 DB_ADMIN_URL=postgresql://postgres:<password>@<host>:5432/postgres cargo run --release -- pg init\n  \
+                 cargo run --release -- publish",
                 lake.url()
             );
         }

@@ -191,6 +191,16 @@ pub struct GlobalArgs {
           default_value = crate::config::DEFAULT_WEATHER_SITE, global = true)]
     pub gold_weather_sites: String,
 
+    /// PostgreSQL that serves gold: `postgresql://app:password@host:5432/datacycle`. `rebuild`
+    /// publishes to it when set.
+    #[arg(long, env = "DB_URL", global = true, hide_env_values = true)]
+    pub db_url: Option<String>,
+
+    /// Publish creates the reader role and map row of a new apartment (reader_<apartment>).
+    #[arg(long, env = "PG_AUTO_READERS", default_value_t = true, global = true,
+          action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
+    pub pg_auto_readers: bool,
+
     /// Never draw progress bars (NO_PROGRESS=1/true/yes).
     #[arg(long, env = "NO_PROGRESS", global = true, action = clap::ArgAction::SetTrue,
           value_parser = clap::builder::BoolishValueParser::new())]
@@ -216,6 +226,8 @@ impl GlobalArgs {
         settings.reporting_timezone =
             parse_timezone(&self.reporting_timezone, "REPORTING_TIMEZONE")?;
         settings.weather_sites = parse_weather_sites(&self.gold_weather_sites)?;
+        settings.db_url = self.db_url.clone().filter(|u| !u.trim().is_empty());
+        settings.pg_auto_readers = self.pg_auto_readers;
         Ok(settings)
     }
 
@@ -345,6 +357,41 @@ pub enum Command {
     Sql(sql::SqlArgs),
     /// The main job end to end on a small generated data set in the embedded default lake.
     Demo(demo::DemoArgs),
+    /// PostgreSQL administration.
+    Pg {
+        #[command(subcommand)]
+        command: PgCommand,
+    },
+    /// Copy gold into PostgreSQL (DB_URL): changed tables and days, swapped in atomically.
+    Publish(PublishArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PgCommand {
+    /// Create the app role and database of DB_URL, schema gold, reader roles and the map of
+    /// row-level security, with the admin credentials of DB_ADMIN_URL (used for this call only).
+    Init(PgInitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PgInitArgs {
+    /// Admin connection, e.g. `postgresql://postgres:...@host:5432/postgres`; used for this call
+    /// only and never written anywhere.
+    #[arg(long, env = "DB_ADMIN_URL", hide_env_values = true)]
+    pub db_admin_url: String,
+    /// Summary format.
+    #[arg(long, value_enum, env = "OUTPUT_FORMAT", default_value = "table")]
+    pub format: ReportFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// Copy every table whole instead of the changed tables and days.
+    #[arg(long)]
+    pub full: bool,
+    /// Summary format.
+    #[arg(long, value_enum, env = "OUTPUT_FORMAT", default_value = "table")]
+    pub format: ReportFormat,
 }
 
 #[derive(Debug, Args)]
@@ -449,6 +496,10 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Rebuild(args) => pipeline::rebuild(&settings, args).await,
         Command::Sql(args) => sql::run(&settings, args).await,
         Command::Demo(args) => demo::run(&settings, args).await,
+        Command::Pg {
+            command: PgCommand::Init(args),
+        } => pipeline::pg_init(&settings, args).await,
+        Command::Publish(args) => pipeline::publish(&settings, args).await,
     }
 }
 

@@ -3,14 +3,15 @@
 use std::time::Instant;
 
 use super::output::{ReportFormat, print_summary};
-use super::{BuildArgs, BuildLayer, GenerateArgs, RebuildArgs};
+use super::{BuildArgs, BuildLayer, GenerateArgs, PgInitArgs, PublishArgs, RebuildArgs};
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::generate::{GenerateOptions, generate as generate_sources};
 use crate::lake::{Lake, LakeSession, WriterLease};
 use crate::ops::report::{RunSummary, StepReport};
+use crate::publish::Server;
 use crate::sources::reference::ReferenceSource;
-use crate::{bronze, sources, transform};
+use crate::{bronze, publish, sources, transform};
 
 pub async fn generate(args: GenerateArgs) -> Result<i32> {
     let started = Instant::now();
@@ -189,7 +190,61 @@ pub(super) async fn rebuild_all(writer: &Writer, full: bool) -> Result<Vec<StepR
         None => steps.push(skipped("ingest reference", "MYSQL_URL or REFERENCE_SOURCE")),
     }
     steps.extend(build_layers(writer, &session, BuildLayer::All, full).await?);
+    match &settings.db_url {
+        Some(url) => steps.push(publish_gold(&session, settings, url, full).await?),
+        None => steps.push(skipped("publish", "DB_URL")),
+    }
     Ok(steps)
+}
+
+async fn publish_gold(
+    session: &LakeSession,
+    settings: &Settings,
+    url: &str,
+    full: bool,
+) -> Result<StepReport> {
+    let server = Server::parse(url, "DB_URL")?;
+    Ok(publish::run::publish(session, &server, full, settings.pg_auto_readers).await?)
+}
+
+fn db_url(settings: &Settings) -> Result<&str> {
+    settings.db_url.as_deref().ok_or_else(|| {
+        Error::Config(
+            "no PostgreSQL: set DB_URL (postgresql://app:password@host:5432/datacycle)".into(),
+        )
+    })
+}
+
+/// `datacycle publish`: reads the lake (no lease: Delta snapshots are consistent), writes
+/// PostgreSQL only.
+pub async fn publish(settings: &Settings, args: PublishArgs) -> Result<i32> {
+    let started = Instant::now();
+    let url = db_url(settings)?;
+    let lake = Lake::open(&settings.lake_url)?;
+    let session = transform::open_session(&lake, settings).await?;
+    let step = publish_gold(&session, settings, url, args.full).await?;
+    print_summary(&RunSummary::new(vec![step], started), args.format);
+    Ok(0)
+}
+
+/// `datacycle pg init`.
+pub async fn pg_init(settings: &Settings, args: PgInitArgs) -> Result<i32> {
+    let started = Instant::now();
+    let app = Server::parse(db_url(settings)?, "DB_URL")?;
+    let admin = Server::parse(&args.db_admin_url, "DB_ADMIN_URL")?;
+    let apartments: Vec<String> = settings
+        .house_map
+        .entries()
+        .iter()
+        .map(|e| e.apartment.clone())
+        .collect();
+    let mut report = StepReport::new("pg init");
+    report.notes = publish::init::init(&admin, &app, &apartments).await?;
+    print_summary(
+        &RunSummary::new(vec![report.finish(started)], started),
+        args.format,
+    );
+    Ok(0)
 }
 
 /// The report of a source that is not configured.

@@ -110,6 +110,11 @@ impl TestEnv {
             "WEATHER_MIN_YEAR",
             "MYSQL_URL",
             "REFERENCE_SOURCE",
+            "DB_URL",
+            "DB_ADMIN_URL",
+            "PG_AUTO_READERS",
+            "REPORTING_TIMEZONE",
+            "WEATHER_SITES",
         ] {
             command.env_remove(key);
         }

@@ -9,6 +9,7 @@ mod gold;
 mod idempotency;
 mod lock;
 mod mysql;
+mod publish;
 mod s3;
 mod sftp;
 mod silver_fixtures;

@@ -1,0 +1,673 @@
+//! Publishing gold to a real PostgreSQL (started by scripts/test.sh): round trip of every table
+//! and every Arrow type, row-level security, atomic swaps under a reading client, SIGKILL during
+//! COPY, a server that is down, incremental publish of changed days, `pg init` twice.
+
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use datacycle::publish::Server;
+use datacycle::publish::copy::{CopyEncoder, column_definitions};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Date32Array, Decimal128Array, DictionaryArray,
+    Float32Array, Float64Array, Int8Array, Int16Array, Int32Array, Int64Array, LargeStringArray,
+    RecordBatch, StringArray, StringViewArray, TimestampMillisecondArray, TimestampNanosecondArray,
+    UInt32Array,
+};
+use datafusion::arrow::datatypes::{DataType, Int32Type};
+use futures::SinkExt;
+
+use crate::common::{TestEnv, env_var, generate, temp_dir};
+
+/// A fresh database on the test server for one test: (admin URL, app URL).
+fn database_urls(name: &str) -> (String, String) {
+    let admin = env_var("DATACYCLE_TEST_PG_ADMIN_URL");
+    let port = env_var("DATACYCLE_TEST_PG_PORT");
+    let database = format!("dc_{name}_{}", std::process::id());
+    // trust authentication on 127.0.0.1: the passwords travel but are not checked.
+    let admin = admin.replacen("postgres@", "postgres:adm-secret-7Qx@", 1);
+    let app = format!("postgresql://datacycle_app:app-secret-9Zk@127.0.0.1:{port}/{database}");
+    (admin, app)
+}
+
+async fn connect(url: &str) -> tokio_postgres::Client {
+    Server::parse(url, "test").unwrap().connect().await.unwrap()
+}
+
+/// A reader connection: the app URL with another user.
+async fn connect_as(app: &str, role: &str) -> tokio_postgres::Client {
+    connect(&app.replacen("datacycle_app:app-secret-9Zk", role, 1)).await
+}
+
+/// `pg init`, one at a time: the tests share the server's cluster-wide roles, whose
+/// concurrent updates PostgreSQL rejects ("tuple concurrently updated").
+fn pg_init(env: &TestEnv, admin: &str) -> std::process::Output {
+    static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = INIT.lock().unwrap_or_else(|e| e.into_inner());
+    let out = env
+        .command()
+        .args(["pg", "init"])
+        .env("DB_ADMIN_URL", admin)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "pg init failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// A lake with gold built from `days` generated days, published to a fresh database.
+async fn published_lake(name: &str, days: u32) -> (TestEnv, String, tempfile::TempDir) {
+    let sources = temp_dir();
+    let generated = generate(sources.path(), days, 2);
+    let (admin, app) = database_urls(name);
+    let env = TestEnv::new()
+        .with_share(&generated.smb)
+        .with_weather(&generated.sftp)
+        .with_reference(&generated.mysql.to_string_lossy())
+        .var("HOUSE_MAP", &generated.house_map.to_config_string())
+        .var("DB_URL", &app);
+    pg_init(&env, &admin);
+    env.run(&["rebuild"]);
+    (env, app, sources)
+}
+
+/// Canonical text of one value of an Arrow column, as `render_sql` renders it in PostgreSQL.
+fn render_arrow(column: &ArrayRef, row: usize) -> String {
+    if column.is_null(row) {
+        return "NULL".into();
+    }
+    let column = match column.data_type() {
+        DataType::Dictionary(_, _) | DataType::LargeUtf8 | DataType::Utf8View => {
+            datafusion::arrow::compute::cast(column, &DataType::Utf8).unwrap()
+        }
+        DataType::Timestamp(unit, tz) if *unit != TimeUnit::Microsecond => {
+            datafusion::arrow::compute::cast(
+                column,
+                &DataType::Timestamp(TimeUnit::Microsecond, tz.clone()),
+            )
+            .unwrap()
+        }
+        _ => column.clone(),
+    };
+    use datafusion::arrow::datatypes::*;
+    match column.data_type() {
+        DataType::Float64 => hex::encode(
+            column
+                .as_primitive::<Float64Type>()
+                .value(row)
+                .to_be_bytes(),
+        ),
+        DataType::Float32 => hex::encode(
+            column
+                .as_primitive::<Float32Type>()
+                .value(row)
+                .to_be_bytes(),
+        ),
+        DataType::Utf8 => column.as_string::<i32>().value(row).to_string(),
+        DataType::Boolean => column.as_boolean().value(row).to_string(),
+        DataType::Timestamp(_, _) => column
+            .as_primitive::<TimestampMicrosecondType>()
+            .value(row)
+            .to_string(),
+        DataType::Date32 => column.as_primitive::<Date32Type>().value(row).to_string(),
+        _ => datafusion::arrow::util::display::array_value_to_string(&column, row).unwrap(),
+    }
+}
+
+/// SQL rendering each column of `schema` like `render_arrow`.
+fn render_sql(schema: &datafusion::arrow::datatypes::Schema) -> String {
+    schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let c = format!("\"{}\"", f.name());
+            let text = match f.data_type() {
+                DataType::Float64 => format!("encode(float8send({c}), 'hex')"),
+                DataType::Float32 | DataType::Float16 => format!("encode(float4send({c}), 'hex')"),
+                DataType::Timestamp(_, _) => {
+                    format!("((extract(epoch FROM {c}) * 1000000)::numeric(30,0))::text")
+                }
+                DataType::Date32 => format!("({c} - DATE '1970-01-01')::text"),
+                _ => format!("{c}::text"),
+            };
+            format!("coalesce({text}, 'NULL')")
+        })
+        .collect::<Vec<_>>()
+        .join(" || '|' || ")
+}
+
+fn lake_rows(batches: &[RecordBatch]) -> Vec<String> {
+    let mut rows = Vec::new();
+    for batch in batches {
+        for row in 0..batch.num_rows() {
+            let values: Vec<String> = batch
+                .columns()
+                .iter()
+                .map(|c| render_arrow(c, row))
+                .collect();
+            rows.push(values.join("|"));
+        }
+    }
+    rows.sort();
+    rows
+}
+
+async fn pg_rows(
+    client: &tokio_postgres::Client,
+    table: &str,
+    schema: &datafusion::arrow::datatypes::Schema,
+) -> Vec<String> {
+    let sql = format!("SELECT {} FROM {table}", render_sql(schema));
+    let mut rows: Vec<String> = client
+        .query(&sql, &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    rows.sort();
+    rows
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_arrow_type_round_trips_through_binary_copy() {
+    let (admin, _) = database_urls("types");
+    let client = connect(&admin).await;
+    let strings = ["a", "", "Zürich 🌍", "x\"y'z"];
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        (
+            "i8",
+            Arc::new(Int8Array::from(vec![Some(-128), Some(0), None, Some(127)])),
+        ),
+        (
+            "i16",
+            Arc::new(Int16Array::from(vec![
+                Some(i16::MIN),
+                Some(1),
+                None,
+                Some(i16::MAX),
+            ])),
+        ),
+        (
+            "i32",
+            Arc::new(Int32Array::from(vec![
+                Some(i32::MIN),
+                Some(-1),
+                None,
+                Some(i32::MAX),
+            ])),
+        ),
+        (
+            "i64",
+            Arc::new(Int64Array::from(vec![
+                Some(i64::MIN),
+                Some(2),
+                None,
+                Some(i64::MAX),
+            ])),
+        ),
+        (
+            "u32",
+            Arc::new(UInt32Array::from(vec![
+                Some(0),
+                Some(7),
+                None,
+                Some(u32::MAX),
+            ])),
+        ),
+        (
+            "f32",
+            Arc::new(Float32Array::from(vec![
+                Some(1.5),
+                Some(-0.1),
+                None,
+                Some(f32::MAX),
+            ])),
+        ),
+        (
+            "f64",
+            Arc::new(Float64Array::from(vec![
+                Some(0.1 + 0.2),
+                Some(-1e-300),
+                None,
+                Some(f64::INFINITY),
+            ])),
+        ),
+        (
+            "b",
+            Arc::new(BooleanArray::from(vec![
+                Some(true),
+                Some(false),
+                None,
+                Some(true),
+            ])),
+        ),
+        (
+            "utf8",
+            Arc::new(StringArray::from(vec![
+                Some(strings[0]),
+                Some(strings[1]),
+                None,
+                Some(strings[3]),
+            ])),
+        ),
+        (
+            "large",
+            Arc::new(LargeStringArray::from(vec![
+                Some(strings[2]),
+                None,
+                Some(strings[1]),
+                Some(strings[0]),
+            ])),
+        ),
+        (
+            "view",
+            Arc::new(StringViewArray::from(vec![
+                Some("a string longer than twelve bytes"),
+                Some(strings[2]),
+                None,
+                Some(""),
+            ])),
+        ),
+        (
+            "dict",
+            Arc::new(DictionaryArray::<Int32Type>::from_iter([
+                Some("kitchen"),
+                None,
+                Some("kitchen"),
+                Some("office"),
+            ])),
+        ),
+        (
+            "d",
+            Arc::new(Date32Array::from(vec![
+                Some(0),
+                Some(19_587),
+                None,
+                Some(-1),
+            ])),
+        ),
+        (
+            "ts_utc",
+            Arc::new(
+                TimestampNanosecondArray::from(vec![
+                    Some(1_692_316_800_123_456_000),
+                    Some(0),
+                    None,
+                    Some(-1_000),
+                ])
+                .with_timezone("UTC"),
+            ),
+        ),
+        (
+            "ts_local",
+            Arc::new(TimestampMillisecondArray::from(vec![
+                Some(1_692_316_800_123),
+                None,
+                Some(-86_400_000),
+                Some(0),
+            ])),
+        ),
+        (
+            "dec",
+            Arc::new(
+                Decimal128Array::from(vec![Some(123_456_789), Some(-50), None, Some(0)])
+                    .with_precision_and_scale(20, 4)
+                    .unwrap(),
+            ),
+        ),
+    ];
+    let batch = RecordBatch::try_from_iter(columns).unwrap();
+    client
+        .batch_execute(&format!(
+            "DROP TABLE IF EXISTS type_probe; CREATE TABLE type_probe ({})",
+            column_definitions(&batch.schema()).unwrap().join(", ")
+        ))
+        .await
+        .unwrap();
+    let sink = client
+        .copy_in::<_, bytes::Bytes>("COPY type_probe FROM STDIN (FORMAT binary)")
+        .await
+        .unwrap();
+    futures::pin_mut!(sink);
+    let mut encoder = CopyEncoder::new();
+    encoder.encode(&batch).unwrap();
+    sink.send(encoder.finish()).await.unwrap();
+    assert_eq!(sink.finish().await.unwrap(), 4);
+    assert_eq!(
+        pg_rows(&client, "type_probe", &batch.schema()).await,
+        lake_rows(std::slice::from_ref(&batch))
+    );
+    // Independent of both renderings: PostgreSQL's own text of a few values.
+    let row = client
+        .query_one(
+            "SELECT dec::text, ts_utc::text, d::text, view, dict FROM type_probe WHERE i16 = 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "-0.0050");
+    assert_eq!(row.get::<_, String>(1), "1970-01-01 00:00:00+00");
+    assert_eq!(row.get::<_, String>(2), "2023-08-18");
+    assert_eq!(row.get::<_, String>(3), strings[2]);
+    assert_eq!(row.get::<_, Option<String>>(4), None);
+    let first: String = client
+        .query_one("SELECT dec::text FROM type_probe WHERE i16 = -32768", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(first, "12345.6789");
+    client.batch_execute("DROP TABLE type_probe").await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn gold_round_trips_with_row_level_security_and_incremental_days() {
+    let (env, app, _sources) = published_lake("roundtrip", 3).await;
+    let session = env.session().await;
+    let owner = connect(&app).await;
+    let tables: Vec<String> = session
+        .lake()
+        .list_tables()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|t| t.to_string().starts_with("gold."))
+        .map(|t| t.to_string())
+        .collect();
+    assert_eq!(tables.len(), 13, "{tables:?}");
+    for table in &tables {
+        let frame = session.ctx().table(table.as_str()).await.unwrap();
+        let schema = frame.schema().as_arrow().clone();
+        let lake = lake_rows(&frame.collect().await.unwrap());
+        assert!(!lake.is_empty(), "{table} is empty");
+        assert_eq!(
+            pg_rows(&owner, table, &schema).await,
+            lake,
+            "{table} differs in PostgreSQL"
+        );
+    }
+
+    // Row-level security: each reader sees its apartment only, reader_admin all, a role with
+    // SELECT but no map row nothing.
+    let scoped = [
+        "dim_apartment",
+        "dim_room",
+        "dim_device",
+        "fact_energy_minute",
+        "fact_environment_minute",
+        "fact_presence_minute",
+        "fact_device_health_day",
+        "mv_energy_with_cost",
+    ];
+    let jimmy_key = datacycle::transform::keys::surrogate_key_of(["jimmy"]);
+    let jimmy = connect_as(&app, "reader_jimmy").await;
+    let admin_reader = connect_as(&app, "reader_admin").await;
+    let admin = connect(&database_urls("roundtrip").0).await;
+    admin
+        .batch_execute("DO $$ BEGIN CREATE ROLE reader_nobody LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
+        .await
+        .unwrap();
+    owner
+        .batch_execute("GRANT USAGE ON SCHEMA gold TO reader_nobody; GRANT SELECT ON ALL TABLES IN SCHEMA gold TO reader_nobody")
+        .await
+        .unwrap();
+    let nobody = connect_as(&app, "reader_nobody").await;
+    for table in scoped {
+        let all = count(&owner, table, "").await;
+        let own = count(&owner, table, &format!("WHERE apartment_key = {jimmy_key}")).await;
+        assert!(own > 0 && own < all, "{table}: {own} of {all}");
+        assert_eq!(
+            count(&jimmy, table, "").await,
+            own,
+            "reader_jimmy on {table}"
+        );
+        assert_eq!(
+            count(&admin_reader, table, "").await,
+            all,
+            "reader_admin on {table}"
+        );
+        assert_eq!(
+            count(&nobody, table, "").await,
+            0,
+            "a role outside the map on {table}"
+        );
+    }
+    assert!(
+        jimmy
+            .query_one("SELECT count(*) FROM gold.dim_date", &[])
+            .await
+            .is_ok()
+    );
+
+    // Incremental: one more file on the last day replaces that day (and the health day before)
+    // only: the rows of the other days keep the transaction that wrote them.
+    let versions = |table: &'static str| {
+        let owner = &owner;
+        async move {
+            owner
+                .query(
+                    &format!(
+                        "SELECT date_key, min(xmin::text) FROM gold.{table} GROUP BY 1 ORDER BY 1"
+                    ),
+                    &[],
+                )
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| (r.get::<_, i32>(0), r.get::<_, String>(1)))
+                .collect::<Vec<_>>()
+        }
+    };
+    let before = versions("fact_energy_minute").await;
+    let last_file = crate::common::files_by_minute(&env.share).pop().unwrap();
+    let name = last_file.file_name().unwrap().to_string_lossy().to_string();
+    let parsed = datacycle::sources::sensor_name::SensorFileName::parse(&name).unwrap();
+    let next = parsed.minute + chrono::Duration::minutes(1);
+    let extra = env.dir.path().join("extra");
+    crate::common::copy_files(&env.share, &extra);
+    let body = std::fs::read_to_string(&last_file).unwrap().replacen(
+        &parsed.minute.format("%d.%m.%Y %H:%M").to_string(),
+        &next.format("%d.%m.%Y %H:%M").to_string(),
+        1,
+    );
+    let next_name = name.replacen(
+        &parsed.minute.format("%d.%m.%Y %H%M").to_string(),
+        &next.format("%d.%m.%Y %H%M").to_string(),
+        1,
+    );
+    std::fs::write(extra.join(next_name), body).unwrap();
+    let env = TestEnv {
+        share: extra,
+        ..env
+    };
+    // `rebuild` publishes, DB_URL being set.
+    let out = env.run(&["rebuild", "--format", "json"]);
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let step = crate::common::summary_step(&summary, "publish");
+    assert!(
+        step["counters"]["days_replaced"].as_u64().unwrap_or(0) >= 1,
+        "{step}"
+    );
+    let after = versions("fact_energy_minute").await;
+    let unchanged = before.iter().filter(|b| after.contains(b)).count();
+    assert!(
+        after != before && unchanged + 1 >= before.len(),
+        "{before:?}\n{after:?}"
+    );
+    let session = env.session().await;
+    let frame = session
+        .ctx()
+        .table("gold.fact_energy_minute")
+        .await
+        .unwrap();
+    let schema = frame.schema().as_arrow().clone();
+    assert_eq!(
+        pg_rows(&owner, "gold.fact_energy_minute", &schema).await,
+        lake_rows(&frame.collect().await.unwrap())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn readers_see_whole_tables_during_a_publish_and_a_killed_publish_changes_nothing() {
+    let (env, app, _sources) = published_lake("atomic", 2).await;
+    let owner = connect(&app).await;
+    let count_sql = "SELECT (SELECT count(*) FROM gold.fact_energy_minute), (SELECT count(*) FROM gold.dim_datetime)";
+    let published: (i64, i64) = {
+        let r = owner.query_one(count_sql, &[]).await.unwrap();
+        (r.get(0), r.get(1))
+    };
+    assert!(published.0 > 1000);
+
+    // A reader loops while full publishes swap every table.
+    let stop = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let stop = stop.clone();
+        let client = connect_as(&app, "reader_admin").await;
+        tokio::spawn(async move {
+            let mut seen = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let row = client
+                    .query_one(count_sql, &[])
+                    .await
+                    .expect("a read during publish failed");
+                seen.push((row.get::<_, i64>(0), row.get::<_, i64>(1)));
+            }
+            seen
+        })
+    };
+    for _ in 0..3 {
+        env.run(&["publish", "--full"]);
+    }
+    stop.store(true, Ordering::Relaxed);
+    let seen = reader.await.unwrap();
+    assert!(seen.len() > 3, "the reader ran {} queries", seen.len());
+    assert!(
+        seen.iter().all(|s| *s == published),
+        "a reader saw a partial table: {seen:?}"
+    );
+
+    // SIGKILL in the middle of the COPY: the published tables stay as they were.
+    let mut killed_running = 0;
+    for delay in [100, 200, 300] {
+        let mut child = env
+            .command()
+            .args(["publish", "--full"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay));
+        killed_running += child.try_wait().unwrap().is_none() as usize;
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let r = owner.query_one(count_sql, &[]).await.unwrap();
+        assert_eq!(
+            (r.get::<_, i64>(0), r.get::<_, i64>(1)),
+            published,
+            "after a kill at {delay} ms"
+        );
+    }
+    assert!(
+        killed_running >= 2,
+        "the kills came after the publish ended"
+    );
+    env.run(&["publish"]);
+    env.run(&["publish", "--full"]);
+    let r = owner.query_one(count_sql, &[]).await.unwrap();
+    assert_eq!((r.get::<_, i64>(0), r.get::<_, i64>(1)), published);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn server_down_init_twice_and_no_secret_anywhere() {
+    let (admin, app) = database_urls("secrets");
+    let logs = temp_dir();
+    let env = TestEnv::new()
+        .var("DB_URL", &app)
+        .var("LOG_DIR", &logs.path().to_string_lossy());
+    for _ in 0..2 {
+        let out = pg_init(&env, &admin);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !text.contains("adm-secret-7Qx") && !text.contains("app-secret-9Zk"),
+            "{text}"
+        );
+    }
+    env.run(&["build"]);
+    env.run(&["publish"]);
+
+    // Down: a port nobody listens on.
+    let digests = env.digests().await;
+    let down = "postgresql://datacycle_app:app-secret-9Zk@127.0.0.1:1/nowhere";
+    let out = env
+        .command()
+        .args(["publish"])
+        .env("DB_URL", down)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("127.0.0.1:1") && stderr.contains("cannot connect"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("app-secret-9Zk"), "{stderr}");
+    let out = env
+        .command()
+        .args(["rebuild"])
+        .env("DB_URL", down)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert_eq!(
+        env.digests().await,
+        digests,
+        "a failed publish changed the lake"
+    );
+
+    // The admin password is in no file of the lake or the logs.
+    for root in [env.lake.as_path(), logs.path()] {
+        for entry in walk(root) {
+            let bytes = std::fs::read(&entry).unwrap_or_default();
+            let text = String::from_utf8_lossy(&bytes);
+            assert!(
+                !text.contains("adm-secret-7Qx"),
+                "{} holds the admin password",
+                entry.display()
+            );
+            assert!(
+                !text.contains("app-secret-9Zk"),
+                "{} holds the app password",
+                entry.display()
+            );
+        }
+    }
+}
+
+async fn count(client: &tokio_postgres::Client, table: &str, filter: &str) -> i64 {
+    let sql = format!("SELECT count(*) FROM gold.{table} {filter}");
+    client.query_one(&sql, &[]).await.unwrap().get(0)
+}
+
+fn walk(root: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path)
+            } else {
+                files.push(path)
+            }
+        }
+    }
+    files
+}
