@@ -55,7 +55,7 @@ import json, sys
 for s in json.load(open(sys.argv[1]))["steps"]:
     print("    %-30s %9.2f s %9d files %11d rows" % (s["step"], s["seconds"], s["files"], s["rows"]))
     for note in s.get("notes", []):
-        if "rows staged" in note:
+        if "rows copied" in note:
             print("        " + note)
 PY
 }
