@@ -63,9 +63,10 @@ pub async fn run(settings: &Settings, args: DemoArgs) -> Result<i32> {
         })
         .await?;
     steps.extend(rebuilt);
-    print_summary(&RunSummary::new(steps, started), args.format);
+    let summary = RunSummary::new(steps, started);
     match args.format {
         ReportFormat::Table => {
+            print_summary(&summary, args.format);
             let mut table = comfy_table::Table::new();
             table.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY);
             table.set_header(["table", "rows"]);
@@ -89,7 +90,9 @@ pub async fn run(settings: &Settings, args: DemoArgs) -> Result<i32> {
         }
         ReportFormat::Json => println!(
             "{}",
+            // One document: the run summary with the lake's tables and headline numbers.
             serde_json::to_string_pretty(&serde_json::json!({
+                "summary": summary,
                 "tables": tables,
                 "headlines": json_rows(&headlines)?,
             }))

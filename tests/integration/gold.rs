@@ -147,3 +147,39 @@ async fn gold_ticks_equal_a_full_rebuild_and_keys_stay_stable() {
         rooms_before.lines().count() + 1
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn demo_prints_one_json_document_with_gold_headlines() {
+    let env = TestEnv::new();
+    let out = env.run(&["demo", "--days", "2", "--format", "json"]);
+    let document: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not one JSON document ({e}):\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    });
+    let headlines = document["headlines"].as_array().expect("headlines");
+    let apartments: Vec<&str> = headlines
+        .iter()
+        .map(|h| h["apartment"].as_str().unwrap())
+        .collect();
+    assert_eq!(apartments, ["jeremie", "jimmy"]);
+    for headline in headlines {
+        let kwh = headline["meter_kwh"].as_f64().expect("meter kWh");
+        let chf = headline["meter_chf"].as_f64().expect("meter CHF");
+        // Per-minute energy of a household over two days: tens of kWh, not a summed counter.
+        assert!(kwh > 1.0 && kwh < 200.0, "{headline}");
+        assert!((chf - kwh * 0.34).abs() < 0.05, "{headline}");
+        assert!(
+            headline["occupancy_pct"].as_f64().unwrap() > 0.0,
+            "{headline}"
+        );
+    }
+    let tables = document["tables"].as_array().unwrap();
+    let gold = tables
+        .iter()
+        .filter(|t| t[0].as_str().unwrap().starts_with("gold."))
+        .count();
+    assert_eq!(gold, 13, "{tables:?}");
+    assert!(document["summary"]["steps"].as_array().unwrap().len() > 20);
+}
