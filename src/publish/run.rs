@@ -207,7 +207,25 @@ async fn plan_tables(
             .schema()
             .as_arrow()
             .clone();
-        let plan = match (table.kind, last) {
+        // Days can be replaced only in a table with the lake's columns (an edited query changes
+        // them; the new table is then swapped in whole).
+        let same_columns = last.is_some() && {
+            let published: Vec<String> = client
+                .query(
+                    "SELECT column_name::text FROM information_schema.columns
+                     WHERE table_schema = 'gold' AND table_name = $1 ORDER BY ordinal_position",
+                    &[&name],
+                )
+                .await
+                .map_err(|e| server.error("reading a table's columns", e))?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            published
+                .iter()
+                .eq(schema.fields().iter().map(|f| f.name()))
+        };
+        let plan = match (table.kind, last.filter(|_| same_columns)) {
             (Kind::Daily(daily), Some(last)) => {
                 let column = match daily.partition {
                     Partition::DateKey => "date_key",
