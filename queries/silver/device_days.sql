@@ -7,27 +7,25 @@
 -- first_ts/last_ts  first and last minute reported that day
 -- battery_*         over the device's battery field, outliers excluded (NULL without battery);
 --                   summed as decimals, so the mean does not depend on row order
-WITH minutes AS (
-    SELECT
-        apartment, room, sensor_type, date, ts,
-        count(*) AS readings,
-        min(CASE WHEN field = 'battery' AND NOT is_outlier THEN value END) AS battery_min,
-        sum(CASE WHEN field = 'battery' AND NOT is_outlier THEN CAST(value AS DECIMAL(20, 6)) END) AS battery_sum,
-        count(CASE WHEN field = 'battery' AND NOT is_outlier THEN value END) AS battery_n
-    FROM silver.sensor_events
-    GROUP BY apartment, room, sensor_type, date, ts
-)
-
+-- One aggregation: distinct minutes are counted per device-day (a small set per group), not
+-- by grouping every device-minute first (millions of groups). The sum is widened to the
+-- precision the mean has always been divided at.
 SELECT
     apartment,
     room,
     sensor_type,
     date,
-    sum(readings) AS readings,
-    count(*) AS minutes_reported,
+    count(*) AS readings,
+    count(DISTINCT ts) AS minutes_reported,
     min(ts) AS first_ts,
     max(ts) AS last_ts,
-    min(battery_min) AS battery_min_pct,
-    CAST(sum(battery_sum) / sum(battery_n) AS DOUBLE) AS battery_avg_pct
-FROM minutes
+    min(value) FILTER (WHERE field = 'battery' AND NOT is_outlier) AS battery_min_pct,
+    CAST(
+        CAST(
+            sum(CAST(value AS DECIMAL(20, 6))) FILTER (WHERE field = 'battery' AND NOT is_outlier)
+            AS DECIMAL(38, 6)
+        ) / count(value) FILTER (WHERE field = 'battery' AND NOT is_outlier)
+        AS DOUBLE
+    ) AS battery_avg_pct
+FROM silver.sensor_events
 GROUP BY apartment, room, sensor_type, date

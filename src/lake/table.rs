@@ -428,23 +428,40 @@ impl PartitionValue {
     }
 }
 
-/// `OR` over the distinct partitions in `keys` of `AND`ed `column = value` terms (`false` when
-/// there are none): selects exactly those partitions.
+/// A filter selecting exactly the distinct partitions in `keys` (`false` when there are none):
+/// per distinct value of the leading columns, `c1 = v1 AND ... AND last IN (values)`, ORed.
+/// Grouping matters: the filter runs on every row of a chunk (twice, with replaceWhere's
+/// validation), and an OR of one conjunction per partition costs one comparison per partition.
 pub fn partition_filter<'a>(
     columns: &[String],
     keys: impl IntoIterator<Item = &'a [PartitionValue]>,
 ) -> Expr {
     use datafusion::logical_expr::{col, lit};
-    let distinct: std::collections::BTreeSet<&[PartitionValue]> = keys.into_iter().collect();
-    distinct
+    let Some((last, leading)) = columns.split_last() else {
+        return lit(true);
+    };
+    let mut groups: std::collections::BTreeMap<
+        &[PartitionValue],
+        std::collections::BTreeSet<&PartitionValue>,
+    > = Default::default();
+    for key in keys {
+        if let Some((value, prefix)) = key.split_last() {
+            groups.entry(prefix).or_default().insert(value);
+        }
+    }
+    groups
         .into_iter()
-        .map(|key| {
-            columns
+        .map(|(prefix, values)| {
+            let values: Vec<Expr> = values.into_iter().map(|v| lit(v.scalar_value())).collect();
+            let last = match <[Expr; 1]>::try_from(values) {
+                Ok([value]) => col(last.as_str()).eq(value),
+                Err(values) => col(last.as_str()).in_list(values, false),
+            };
+            leading
                 .iter()
-                .zip(key)
+                .zip(prefix)
                 .map(|(c, v)| col(c.as_str()).eq(lit(v.scalar_value())))
-                .reduce(Expr::and)
-                .unwrap_or(lit(true))
+                .fold(last, |all, term| term.and(all))
         })
         .reduce(Expr::or)
         .unwrap_or(lit(false))
