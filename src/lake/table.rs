@@ -437,25 +437,28 @@ pub fn partition_filter<'a>(
     keys: impl IntoIterator<Item = &'a [PartitionValue]>,
 ) -> Expr {
     use datafusion::logical_expr::{col, lit};
-    let Some((last, leading)) = columns.split_last() else {
-        return lit(true);
-    };
     let mut groups: std::collections::BTreeMap<
         &[PartitionValue],
         std::collections::BTreeSet<&PartitionValue>,
     > = Default::default();
+    let mut any_key = false;
     for key in keys {
+        any_key = true;
         if let Some((value, prefix)) = key.split_last() {
             groups.entry(prefix).or_default().insert(value);
         }
     }
+    let Some((last, leading)) = columns.split_last() else {
+        return lit(any_key);
+    };
     groups
         .into_iter()
         .map(|(prefix, values)| {
-            let values: Vec<Expr> = values.into_iter().map(|v| lit(v.scalar_value())).collect();
-            let last = match <[Expr; 1]>::try_from(values) {
-                Ok([value]) => col(last.as_str()).eq(value),
-                Err(values) => col(last.as_str()).in_list(values, false),
+            let mut values: Vec<Expr> = values.into_iter().map(|v| lit(v.scalar_value())).collect();
+            let last = if values.len() == 1 {
+                col(last.as_str()).eq(values.remove(0))
+            } else {
+                col(last.as_str()).in_list(values, false)
             };
             leading
                 .iter()
