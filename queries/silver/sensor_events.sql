@@ -14,7 +14,7 @@
 WITH fields AS (
     -- Leaves the field map knows; everything else stays in bronze.
     SELECT
-        r.source_file, CAST(r.apartment AS VARCHAR) AS apartment, r.category, r.room_raw, r.item, r.key, r.value_num,
+        r.source_file, arrow_cast(r.apartment, 'Utf8View') AS apartment, r.category, r.room_raw, r.item, r.key, r.value_num,
         r.value_text, r.file_ts, r.payload_ts, f.sensor_type, f.field, f.unit
     FROM bronze.sensor_readings r
     JOIN reference.sensor_fields f ON f.category = r.category AND f.key = r.key
@@ -48,7 +48,7 @@ plain AS (
 -- `open` is emitted even when `switch` is missing.
 door_window_leaves AS (
     SELECT
-        r.source_file, CAST(r.apartment AS VARCHAR) AS apartment, r.room_raw, r.item, r.key,
+        r.source_file, arrow_cast(r.apartment, 'Utf8View') AS apartment, r.room_raw, r.item, r.key,
         r.value_num, r.value_text, r.file_ts, r.payload_ts
     FROM bronze.sensor_readings r
     WHERE r.category = 'doorsWindows' AND r.room_raw IS NOT NULL

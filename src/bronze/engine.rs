@@ -99,6 +99,11 @@ pub trait LandingFormat: Send + Sync + 'static {
         rows: &mut Self::Rows,
         scratch: &mut Self::Scratch,
     ) -> std::result::Result<usize, String>;
+    /// Columns of the rows table written without min/max statistics (text nothing prunes by).
+    fn unindexed_columns(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// The accumulated rows; the partition columns may be left out (they are constant).
     fn finish(&self, rows: Self::Rows) -> std::result::Result<RecordBatch, ArrowError>;
 }
 
@@ -439,6 +444,7 @@ impl<F: LandingFormat> Batcher<'_, F> {
                     &self.format.rows_table(),
                     &self.format.rows_schema(),
                     &partition_refs,
+                    self.format.unindexed_columns(),
                     rows,
                     threads,
                     txn.clone(),

@@ -7,14 +7,14 @@ use std::sync::{Arc, LazyLock};
 
 use chrono::{DateTime, Utc};
 use datafusion::arrow::array::{
-    ArrayRef, Date32Builder, Float64Builder, Int32Builder, StringBuilder,
+    ArrayRef, Float64Builder, Int32Builder, StringBuilder, TimestampMicrosecondArray,
     TimestampMicrosecondBuilder,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::RecordBatch;
 
-use super::engine::{LandingFormat, SourceFile, days_since_epoch};
+use super::engine::{LandingFormat, SourceFile};
 use super::flatten::{FlatFile, LeafValue, flatten};
 use crate::lake::{PartitionValue, TableRef};
 use crate::sources::sensor_name::{LANDING_SENSORS, SensorFileName, parse_landing_path};
@@ -99,6 +99,11 @@ impl LandingFormat for SensorFiles {
             Field::new("date", DataType::Date32, false),
         ]
     }
+    /// Queries filter these by equality on every file (all hold every category and key), so
+    /// their statistics would prune nothing; `file_ts`, `payload_ts` and `ingested_at` keep theirs.
+    fn unindexed_columns(&self) -> &'static [&'static str] {
+        &["source_file", "category", "room_raw", "key", "value_text"]
+    }
 
     fn identify(&self, landing_path: &str, size: u64) -> Option<SourceFile> {
         let (apartment, name) = parse_landing_path(landing_path)?;
@@ -136,11 +141,22 @@ impl LandingFormat for SensorFiles {
     }
 }
 
-/// Accumulates `sensor_readings` rows.
+/// The columns of `sensor_readings` that are stored in its data files: all but the partition
+/// columns, whose values the writer takes from the batch's partition.
+static SENSOR_READINGS_FILE: LazyLock<SchemaRef> = LazyLock::new(|| {
+    let fields = SENSOR_READINGS
+        .fields()
+        .iter()
+        .filter(|f| !matches!(f.name().as_str(), "apartment" | "date"))
+        .cloned()
+        .collect::<Vec<_>>();
+    Arc::new(Schema::new(fields))
+});
+
+/// Accumulates `sensor_readings` rows of one partition, a file at a time: the columns that are
+/// constant within a file are filled in runs, the leaves column by column.
 pub struct ReadingsBuilder {
     source_file: StringBuilder,
-    apartment: StringBuilder,
-    date: Date32Builder,
     file_ts: TimestampMicrosecondBuilder,
     payload_ts: TimestampMicrosecondBuilder,
     category: StringBuilder,
@@ -149,8 +165,7 @@ pub struct ReadingsBuilder {
     key: StringBuilder,
     value_num: Float64Builder,
     value_text: StringBuilder,
-    ingested_at: TimestampMicrosecondBuilder,
-    ingested_at_value: i64,
+    ingested_at: i64,
 }
 
 impl ReadingsBuilder {
@@ -160,8 +175,6 @@ impl ReadingsBuilder {
         let text = |bytes_per_row: usize| StringBuilder::with_capacity(rows, rows * bytes_per_row);
         Self {
             source_file: text(40),
-            apartment: text(8),
-            date: Date32Builder::with_capacity(rows),
             file_ts: TimestampMicrosecondBuilder::with_capacity(rows),
             payload_ts: TimestampMicrosecondBuilder::with_capacity(rows),
             category: text(10),
@@ -170,54 +183,52 @@ impl ReadingsBuilder {
             key: text(10),
             value_num: Float64Builder::with_capacity(rows),
             value_text: text(2),
-            ingested_at: TimestampMicrosecondBuilder::with_capacity(rows).with_timezone("UTC"),
-            ingested_at_value: ingested_at.timestamp_micros(),
+            ingested_at: ingested_at.timestamp_micros(),
         }
     }
 
     /// Append the leaves of one flattened file.
     pub fn append(&mut self, file: &SourceFile, flat: &FlatFile) {
-        let apartment = match file.partition.first() {
-            Some(PartitionValue::Text(apartment)) => apartment.as_str(),
-            _ => "",
-        };
-        let file_ts = file.time.and_utc().timestamp_micros();
-        let date = days_since_epoch(file.time.date());
-        let payload_ts = flat.payload_ts.map(|t| t.and_utc().timestamp_micros());
-        for leaf in &flat.leaves {
+        let leaves = flat.leaves.len();
+        for _ in 0..leaves {
             self.source_file.append_value(&file.name);
-            self.apartment.append_value(apartment);
-            self.date.append_value(date);
-            self.file_ts.append_value(file_ts);
-            self.payload_ts.append_option(payload_ts);
+        }
+        self.file_ts
+            .append_value_n(file.time.and_utc().timestamp_micros(), leaves);
+        match flat.payload_ts {
+            Some(t) => self
+                .payload_ts
+                .append_value_n(t.and_utc().timestamp_micros(), leaves),
+            None => self.payload_ts.append_nulls(leaves),
+        }
+        for leaf in &flat.leaves {
             self.category.append_value(flat.text(leaf.category));
+        }
+        for leaf in &flat.leaves {
             self.room_raw.append_option(leaf.room.map(|r| flat.text(r)));
             self.item.append_option(leaf.item);
             self.key.append_value(flat.text(leaf.key));
-            match leaf.value {
-                LeafValue::Num(n) => {
-                    self.value_num.append_value(n);
-                    self.value_text.append_null();
-                }
-                LeafValue::Text(t) => {
-                    self.value_num.append_null();
-                    self.value_text.append_value(flat.text(t));
-                }
-                LeafValue::Null => {
-                    self.value_num.append_null();
-                    self.value_text.append_null();
-                }
-            }
-            self.ingested_at.append_value(self.ingested_at_value);
+        }
+        for leaf in &flat.leaves {
+            let (num, text) = match leaf.value {
+                LeafValue::Num(n) => (Some(n), None),
+                LeafValue::Text(t) => (None, Some(flat.text(t))),
+                LeafValue::Null => (None, None),
+            };
+            self.value_num.append_option(num);
+            self.value_text.append_option(text);
         }
     }
 
+    /// The rows as a batch of [`SENSOR_READINGS_FILE`] (the partition travels beside it).
     pub fn finish(mut self) -> Result<RecordBatch, ArrowError> {
+        let file_ts = self.file_ts.finish();
+        let rows = file_ts.len();
+        let ingested_at =
+            TimestampMicrosecondArray::from_value(self.ingested_at, rows).with_timezone("UTC");
         let columns: Vec<ArrayRef> = vec![
             Arc::new(self.source_file.finish()),
-            Arc::new(self.apartment.finish()),
-            Arc::new(self.date.finish()),
-            Arc::new(self.file_ts.finish()),
+            Arc::new(file_ts),
             Arc::new(self.payload_ts.finish()),
             Arc::new(self.category.finish()),
             Arc::new(self.room_raw.finish()),
@@ -225,9 +236,9 @@ impl ReadingsBuilder {
             Arc::new(self.key.finish()),
             Arc::new(self.value_num.finish()),
             Arc::new(self.value_text.finish()),
-            Arc::new(self.ingested_at.finish()),
+            Arc::new(ingested_at),
         ];
-        RecordBatch::try_new(SENSOR_READINGS.clone(), columns)
+        RecordBatch::try_new(SENSOR_READINGS_FILE.clone(), columns)
     }
 }
 

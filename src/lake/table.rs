@@ -267,7 +267,20 @@ pub async fn last_commit_metric(table: &DeltaTable, metric: &str) -> Option<u64>
 /// Parquet settings of every lake file: zstd keeps the many repeated strings of bronze small at
 /// a cost close to snappy's.
 fn writer_properties() -> WriterProperties {
-    WriterProperties::builder()
+    writer_properties_without_statistics(&[])
+}
+
+/// [`writer_properties`] with no min/max statistics for `columns`: text no query prunes by,
+/// whose statistics would cost two comparisons per value.
+fn writer_properties_without_statistics(columns: &[&str]) -> WriterProperties {
+    use deltalake::parquet::file::properties::EnabledStatistics;
+    use deltalake::parquet::schema::types::ColumnPath;
+    columns
+        .iter()
+        .fold(WriterProperties::builder(), |builder, column| {
+            builder
+                .set_column_statistics_enabled(ColumnPath::from(*column), EnabledStatistics::None)
+        })
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(1).expect("valid zstd level"),
         ))
@@ -470,7 +483,8 @@ pub fn partition_filter<'a>(
         .unwrap_or(lit(false))
 }
 
-/// Rows that all belong to one partition: the values of the partition columns, in order.
+/// Rows that all belong to one partition: the values of the partition columns, in order. The
+/// batch may leave the partition columns out (their values are `values`).
 #[derive(Debug, Clone)]
 pub struct PartitionBatch {
     pub values: Vec<PartitionValue>,
@@ -511,11 +525,14 @@ impl Lake {
     /// Append rows already split by partition in one commit, encoding Parquet with up to
     /// `writers` writers in parallel (each owns whole partitions, so every partition gets one
     /// file per call). Faster than a plan-based write: no repartitioning copy of the rows.
+    /// `without_statistics` are columns written without min/max statistics.
+    #[allow(clippy::too_many_arguments)]
     pub async fn append_partitioned(
         &self,
         table: &TableRef,
         schema: &datafusion::arrow::datatypes::Schema,
         partition_columns: &[&str],
+        without_statistics: &[&str],
         batches: Vec<PartitionBatch>,
         writers: usize,
         app_transaction: Option<(String, i64)>,
@@ -551,7 +568,7 @@ impl Lake {
         for share in shares {
             let mut writer = RecordBatchWriter::for_table(&delta)
                 .map_err(delta_error)?
-                .with_writer_properties(writer_properties());
+                .with_writer_properties(writer_properties_without_statistics(without_statistics));
             tasks.spawn(async move {
                 for (values, rows) in share {
                     for batch in rows {

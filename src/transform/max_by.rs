@@ -14,7 +14,7 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type, Int64Type};
-use datafusion::common::{ScalarValue, plan_err};
+use datafusion::common::{ScalarValue, exec_err, plan_err};
 use datafusion::error::Result;
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
@@ -104,7 +104,51 @@ impl AggregateUDFImpl for MaxBy {
 #[derive(Debug)]
 enum Args {
     Number(Vec<Option<f64>>),
-    Text(Vec<Option<Box<str>>>),
+    /// Indexes into the arena: a group holds 4 bytes instead of an owned string.
+    Text(Vec<Option<u32>>, TextArena),
+}
+
+/// The winning texts, stored once per run of equal arguments: the rows of one source file
+/// arrive together, so millions of groups share a few hundred thousand entries. Entries are
+/// never removed while groups remain (a partial emit leaves them in place).
+#[derive(Debug, Default)]
+struct TextArena {
+    bytes: String,
+    /// End offset in `bytes` of each entry.
+    ends: Vec<usize>,
+}
+
+impl TextArena {
+    fn get(&self, id: u32) -> &str {
+        let id = id as usize;
+        let start = if id == 0 { 0 } else { self.ends[id - 1] };
+        &self.bytes[start..self.ends[id]]
+    }
+
+    /// The id of `text`: the last entry when it is equal, else a new one.
+    fn intern(&mut self, text: &str) -> Result<u32> {
+        let count = self.ends.len();
+        if count > 0 && self.get((count - 1) as u32) == text {
+            return Ok((count - 1) as u32);
+        }
+        let Ok(id) = u32::try_from(count) else {
+            return exec_err!(
+                "max_by: more than {} distinct texts in one aggregation",
+                u32::MAX
+            );
+        };
+        self.bytes.push_str(text);
+        self.ends.push(self.bytes.len());
+        Ok(id)
+    }
+
+    fn clear(&mut self) {
+        *self = Self::default();
+    }
+
+    fn size(&self) -> usize {
+        self.bytes.capacity() + self.ends.capacity() * std::mem::size_of::<usize>()
+    }
 }
 
 /// Columnar state: the best key and its argument for every group.
@@ -112,20 +156,18 @@ enum Args {
 struct MaxByGroups {
     keys: Vec<Option<i64>>,
     args: Args,
-    text_bytes: usize,
 }
 
 impl MaxByGroups {
     fn new(output: &DataType) -> Self {
         let args = if *output == DataType::Utf8 {
-            Args::Text(Vec::new())
+            Args::Text(Vec::new(), TextArena::default())
         } else {
             Args::Number(Vec::new())
         };
         Self {
             keys: Vec::new(),
             args,
-            text_bytes: 0,
         }
     }
 
@@ -133,7 +175,7 @@ impl MaxByGroups {
         self.keys.resize(groups, None);
         match &mut self.args {
             Args::Number(v) => v.resize(groups, None),
-            Args::Text(v) => v.resize(groups, None),
+            Args::Text(v, _) => v.resize(groups, None),
         }
     }
 
@@ -167,7 +209,7 @@ impl MaxByGroups {
                     }
                 }
             }
-            Args::Text(best) => {
+            Args::Text(best, arena) => {
                 let args = cast(&values[0], &DataType::Utf8View)?;
                 let args = args.as_string_view();
                 for (row, &group) in groups.iter().enumerate() {
@@ -175,14 +217,12 @@ impl MaxByGroups {
                         continue;
                     }
                     let arg = args.is_valid(row).then(|| args.value(row));
-                    let current = best[group].as_deref();
                     if wins(keys.value(row), self.keys[group], || {
+                        let current = best[group].map(|id| arena.get(id));
                         compare(arg, current, |a: &&str, b: &&str| a.cmp(b))
                     }) {
                         self.keys[group] = Some(keys.value(row));
-                        self.text_bytes =
-                            self.text_bytes + arg.map_or(0, str::len) - current.map_or(0, str::len);
-                        best[group] = arg.map(Box::from);
+                        best[group] = arg.map(|a| arena.intern(a)).transpose()?;
                     }
                 }
             }
@@ -195,13 +235,14 @@ impl MaxByGroups {
         let keys = Int64Array::from(emit_to.take_needed(&mut self.keys));
         let args: ArrayRef = match &mut self.args {
             Args::Number(v) => Arc::new(Float64Array::from(emit_to.take_needed(v))),
-            Args::Text(v) => {
+            Args::Text(v, arena) => {
                 let taken = emit_to.take_needed(v);
-                self.text_bytes -= taken
-                    .iter()
-                    .map(|t| t.as_deref().map_or(0, str::len))
-                    .sum::<usize>();
-                Arc::new(taken.iter().map(|t| t.as_deref()).collect::<StringArray>())
+                let texts: StringArray =
+                    taken.iter().map(|id| id.map(|id| arena.get(id))).collect();
+                if v.is_empty() {
+                    arena.clear();
+                }
+                Arc::new(texts)
             }
         };
         (args, Arc::new(keys))
@@ -265,7 +306,7 @@ impl GroupsAccumulator for MaxByGroups {
     ) -> Result<Vec<ArrayRef>> {
         let args = match self.args {
             Args::Number(_) => cast(&values[0], &DataType::Float64)?,
-            Args::Text(_) => cast(&values[0], &DataType::Utf8)?,
+            Args::Text(_, _) => cast(&values[0], &DataType::Utf8)?,
         };
         let keys = cast(&values[1], &DataType::Int64)?;
         let keys = match opt_filter {
@@ -289,9 +330,13 @@ impl GroupsAccumulator for MaxByGroups {
     fn size(&self) -> usize {
         let per_group = match &self.args {
             Args::Number(_) => std::mem::size_of::<Option<f64>>(),
-            Args::Text(_) => std::mem::size_of::<Option<Box<str>>>(),
+            Args::Text(_, _) => std::mem::size_of::<Option<u32>>(),
         };
-        self.keys.capacity() * (std::mem::size_of::<Option<i64>>() + per_group) + self.text_bytes
+        let arena = match &self.args {
+            Args::Number(_) => 0,
+            Args::Text(_, arena) => arena.size(),
+        };
+        self.keys.capacity() * (std::mem::size_of::<Option<i64>>() + per_group) + arena
     }
 }
 
@@ -391,5 +436,29 @@ mod tests {
         let result = right.evaluate(EmitTo::All).unwrap();
         assert_eq!(result.as_string::<i32>().value(0), "c");
         assert_eq!(right.size(), 0);
+    }
+
+    #[test]
+    fn text_runs_shared_by_many_groups_keep_each_groups_winner() {
+        let mut groups = MaxByGroups::new(&DataType::Utf8);
+        // Two files of three rows each, interleaved with a third; group 1 sees a tie on key 4.
+        let args: ArrayRef = Arc::new(StringArray::from(vec![
+            "file-a", "file-a", "file-a", "file-b", "file-c", "file-b", "file-b",
+        ]));
+        let keys: ArrayRef = Arc::new(Int64Array::from(vec![1, 4, 1, 2, 4, 9, 2]));
+        groups
+            .update_batch(&[args, keys], &[0, 1, 2, 0, 1, 2, 3], None, 4)
+            .unwrap();
+        let partial = groups.evaluate(EmitTo::First(2)).unwrap();
+        let partial = partial.as_string::<i32>();
+        assert_eq!((partial.value(0), partial.value(1)), ("file-b", "file-c"));
+        let rest = groups.evaluate(EmitTo::All).unwrap();
+        let rest = rest.as_string::<i32>();
+        assert_eq!((rest.value(0), rest.value(1)), ("file-b", "file-b"));
+        assert_eq!(
+            groups.size(),
+            0,
+            "the arena is released with the last group"
+        );
     }
 }
