@@ -13,6 +13,7 @@
 
 use object_store::ObjectStoreExt;
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -404,17 +405,16 @@ impl<F: LandingFormat> Batcher<'_, F> {
         replace: bool,
         report: &mut StepReport,
     ) -> Result<()> {
-        let contents = if self.lake.is_local() {
-            Contents::ReadInWorkers(self.lake.root_store().clone())
-        } else {
-            Contents::Fetched(self.fetch_all(batch).await?)
+        let contents = match self.lake.local_root() {
+            Some(root) => Contents::ReadInWorkers(root),
+            None => Contents::Fetched(self.fetch_all(batch).await?),
         };
         let ingested_at = self.next_ingested_at();
         let version = ingested_at.timestamp_micros();
         let threads = self.settings.threads.max(1);
-        let work: Vec<(SourceFile, ObjectPath)> = batch
+        let work: Vec<(SourceFile, String)> = batch
             .iter()
-            .map(|c| (c.file.clone(), self.lake.path(&c.landing_path)))
+            .map(|c| (c.file.clone(), c.landing_path.clone()))
             .collect();
         let format = self.format.clone();
         let parsing = Instant::now();
@@ -544,7 +544,7 @@ impl<F: LandingFormat> Batcher<'_, F> {
 /// Where the parsing workers get file contents from.
 enum Contents {
     /// Read by the workers themselves (local lakes: no hand-off per file).
-    ReadInWorkers(Arc<dyn ObjectStore>),
+    ReadInWorkers(PathBuf),
     /// Fetched beforehand, in batch order (remote lakes).
     Fetched(Vec<Option<Bytes>>),
 }
@@ -563,11 +563,24 @@ async fn fetch(store: &Arc<dyn ObjectStore>, path: &ObjectPath) -> Result<Option
     }
 }
 
+/// [`fetch`] for a local lake: a plain read on the worker thread (no runtime, no URL
+/// conversion per file).
+fn read_local(path: &Path) -> Result<Option<Bytes>> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(Bytes::from(bytes))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(BronzeError::Read {
+            path: path.display().to_string(),
+            source: Box::new(source),
+        }),
+    }
+}
+
 /// Parse every present file on `threads` workers; returns the rows split by partition and one
 /// outcome per present file.
 fn parse_all<F: LandingFormat>(
     format: &F,
-    work: &[(SourceFile, ObjectPath)],
+    work: &[(SourceFile, String)],
     contents: &Contents,
     ingested_at: DateTime<Utc>,
     threads: usize,
@@ -581,11 +594,9 @@ fn parse_all<F: LandingFormat>(
             let mut current: Option<(Vec<PartitionValue>, F::Rows)> = None;
             let mut scratch = F::Scratch::default();
             let mut outcomes = Vec::with_capacity(files.len());
-            for (offset, (file, path)) in files.iter().enumerate() {
+            for (offset, (file, landing_path)) in files.iter().enumerate() {
                 let bytes = match contents {
-                    Contents::ReadInWorkers(store) => {
-                        futures::executor::block_on(fetch(store, path))?
-                    }
+                    Contents::ReadInWorkers(root) => read_local(&root.join(landing_path))?,
                     Contents::Fetched(all) => all[index * chunk + offset].clone(),
                 };
                 let Some(bytes) = bytes else { continue };

@@ -33,7 +33,7 @@ pub enum BronzeError {
     #[error("reading landing file {path}: {source}")]
     Read {
         path: String,
-        source: Box<object_store::Error>,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     #[error("worker thread failed: {0}")]
     Worker(String),
