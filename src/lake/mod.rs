@@ -5,6 +5,7 @@
 
 mod digest;
 mod listing;
+mod local_file;
 mod lock;
 mod queue;
 mod session;
@@ -14,8 +15,8 @@ mod table;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use object_store::ObjectStore;
 use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt};
 use url::Url;
 
 pub use digest::{ContentHasher, TableDigest, table_digest};
@@ -54,6 +55,11 @@ pub enum LakeError {
     LeaseLost { holder: String },
     #[error("{context}: {message}")]
     Corrupt { context: String, message: String },
+    #[error("writing {path}: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 impl LakeError {
@@ -130,6 +136,32 @@ impl Lake {
             .flatten()
     }
 
+    /// Write `bytes` to `relative` atomically (readers see the whole file or none), replacing
+    /// a file that is there. Blocking: for worker threads outside the runtime. On a local lake a
+    /// new file is created without a staging name (see `local_file`), anything else goes
+    /// through object_store.
+    pub fn put_blocking(&self, relative: &str, bytes: Vec<u8>) -> Result<()> {
+        if let Some(root) = self.local_root() {
+            let path = root.join(relative);
+            match local_file::create_atomically(&path, &bytes) {
+                Ok(local_file::Created::Yes) => return Ok(()),
+                Ok(local_file::Created::Fallback) => {}
+                Err(source) => {
+                    return Err(LakeError::Write {
+                        path: path.display().to_string(),
+                        source,
+                    });
+                }
+            }
+        }
+        let target = self.path(relative);
+        let put = self
+            .root_store
+            .put(&target, object_store::PutPayload::from(bytes));
+        futures::executor::block_on(put)?;
+        Ok(())
+    }
+
     /// The store rooted at the bucket (or file system root).
     pub fn root_store(&self) -> &Arc<dyn ObjectStore> {
         &self.root_store
@@ -163,5 +195,27 @@ impl Lake {
     /// Storage options deltalake needs besides the store itself.
     pub(crate) fn storage_options(&self) -> HashMap<String, String> {
         store::delta_storage_options(&self.root)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn put_blocking_creates_then_replaces_whole_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
+        lake.put_blocking("landing/x/a.json", b"1".to_vec())
+            .unwrap();
+        lake.put_blocking("landing/x/a.json", b"22".to_vec())
+            .unwrap();
+        let folder = dir.path().join("landing/x");
+        assert_eq!(std::fs::read(folder.join("a.json")).unwrap(), b"22");
+        let names: Vec<_> = std::fs::read_dir(&folder)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["a.json"], "no staging files left");
     }
 }

@@ -354,17 +354,13 @@ async fn copy_all(
     LandingQueue::new(lake, QUEUE).enqueue(&queued).await?;
 
     let bar = progress::bar(transfers.len() as u64, "landing", "files");
-    let store = lake.root_store().clone();
-    let jobs: Vec<(PathBuf, ObjectPath)> = transfers
-        .into_iter()
-        .map(|t| (t.source, lake.path(&t.landing)))
-        .collect();
     let results: Vec<Result<Option<u64>>> = if lake.is_local() {
         let threads = settings.local_io_threads();
         let bar = bar.clone();
+        let lake = lake.clone();
         tokio::task::spawn_blocking(move || {
-            map_blocking(&jobs, threads, |(source, target)| {
-                let copied = futures::executor::block_on(copy_one(&store, source, target));
+            map_blocking(&transfers, threads, |t| {
+                let copied = copy_local(&lake, t);
                 bar.inc(1);
                 copied
             })
@@ -375,11 +371,13 @@ async fn copy_all(
             source: std::io::Error::other(e.to_string()),
         })?
     } else {
-        futures::stream::iter(jobs.iter().map(|(source, target)| {
+        let store = lake.root_store().clone();
+        futures::stream::iter(transfers.iter().map(|t| {
             let store = store.clone();
             let bar = bar.clone();
+            let target = lake.path(&t.landing);
             async move {
-                let copied = copy_one(&store, source, target).await;
+                let copied = copy_one(&store, t, &target).await;
                 bar.inc(1);
                 copied
             }
@@ -401,22 +399,43 @@ async fn copy_all(
     Ok(())
 }
 
-/// Copy one file with a single atomic put; `None` when the source vanished meanwhile. Reads with
-/// std::fs so that on plain threads (local lakes) the whole copy runs without runtime hand-offs.
+/// Copy one file into a local lake, on a plain thread; `None` when the source vanished meanwhile.
+fn copy_local(lake: &Lake, transfer: &Transfer) -> Result<Option<u64>> {
+    let Some(bytes) = read_source(&transfer.source, transfer.size)? else {
+        return Ok(None);
+    };
+    let len = bytes.len() as u64;
+    lake.put_blocking(&transfer.landing, bytes)?;
+    Ok(Some(len))
+}
+
+/// The bytes of a share file, `None` when it is gone. `expected` (the listed size) sizes the
+/// buffer: `std::fs::read` would ask the file system for the size again.
+fn read_source(path: &FsPath, expected: u64) -> Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let read = std::fs::File::open(path).and_then(|file| {
+        let mut bytes = Vec::with_capacity(expected as usize + 1);
+        file.take(u64::MAX).read_to_end(&mut bytes)?;
+        Ok(bytes)
+    });
+    match read {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(SourceError::Read {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Copy one file with a single atomic put; `None` when the source vanished meanwhile.
 async fn copy_one(
     store: &Arc<dyn ObjectStore>,
-    source: &FsPath,
+    transfer: &Transfer,
     target: &ObjectPath,
 ) -> Result<Option<u64>> {
-    let bytes = match std::fs::read(source) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source_error) => {
-            return Err(SourceError::Read {
-                path: source.to_path_buf(),
-                source: source_error,
-            });
-        }
+    let Some(bytes) = read_source(&transfer.source, transfer.size)? else {
+        return Ok(None);
     };
     let len = bytes.len() as u64;
     store.put(target, PutPayload::from(bytes)).await?;
