@@ -38,6 +38,7 @@ use crate::lake::{
     Lake, LakeSession, LandingQueue, PartitionBatch, PartitionValue, QueuedFile, TableRef,
     TableWrite, WriteInput, WriteMode, WriterLease, partition_filter, table_reference,
 };
+use crate::ops::files::read_if_present;
 use crate::ops::progress;
 use crate::ops::report::StepReport;
 
@@ -564,11 +565,10 @@ async fn fetch(store: &Arc<dyn ObjectStore>, path: &ObjectPath) -> Result<Option
 }
 
 /// [`fetch`] for a local lake: a plain read on the worker thread (no runtime, no URL
-/// conversion per file).
-fn read_local(path: &Path) -> Result<Option<Bytes>> {
-    match std::fs::read(path) {
-        Ok(bytes) => Ok(Some(Bytes::from(bytes))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+/// conversion per file), sized by the listed size.
+fn read_local(path: &Path, size: i64) -> Result<Option<Bytes>> {
+    match read_if_present(path, size.max(0) as u64) {
+        Ok(bytes) => Ok(bytes.map(Bytes::from)),
         Err(source) => Err(BronzeError::Read {
             path: path.display().to_string(),
             source: Box::new(source),
@@ -596,7 +596,9 @@ fn parse_all<F: LandingFormat>(
             let mut outcomes = Vec::with_capacity(files.len());
             for (offset, (file, landing_path)) in files.iter().enumerate() {
                 let bytes = match contents {
-                    Contents::ReadInWorkers(root) => read_local(&root.join(landing_path))?,
+                    Contents::ReadInWorkers(root) => {
+                        read_local(&root.join(landing_path), file.size)?
+                    }
                     Contents::Fetched(all) => all[index * chunk + offset].clone(),
                 };
                 let Some(bytes) = bytes else { continue };

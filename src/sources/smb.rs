@@ -30,6 +30,7 @@ use super::{Result, SourceError};
 use crate::bronze::sensors::QUEUE;
 use crate::config::{HouseMap, Settings};
 use crate::lake::{Lake, LandingQueue, QueuedFile, WriterLease};
+use crate::ops::files::read_if_present;
 use crate::ops::parallel::map_blocking;
 use crate::ops::report::StepReport;
 use crate::ops::{clock, progress, state};
@@ -401,7 +402,7 @@ async fn copy_all(
 
 /// Copy one file into a local lake, on a plain thread; `None` when the source vanished meanwhile.
 fn copy_local(lake: &Lake, transfer: &Transfer) -> Result<Option<u64>> {
-    let Some(bytes) = read_source(&transfer.source, transfer.size)? else {
+    let Some(bytes) = read_source(transfer)? else {
         return Ok(None);
     };
     let len = bytes.len() as u64;
@@ -409,23 +410,12 @@ fn copy_local(lake: &Lake, transfer: &Transfer) -> Result<Option<u64>> {
     Ok(Some(len))
 }
 
-/// The bytes of a share file, `None` when it is gone. `expected` (the listed size) sizes the
-/// buffer: `std::fs::read` would ask the file system for the size again.
-fn read_source(path: &FsPath, expected: u64) -> Result<Option<Vec<u8>>> {
-    use std::io::Read;
-    let read = std::fs::File::open(path).and_then(|file| {
-        let mut bytes = Vec::with_capacity(expected as usize + 1);
-        file.take(u64::MAX).read_to_end(&mut bytes)?;
-        Ok(bytes)
-    });
-    match read {
-        Ok(bytes) => Ok(Some(bytes)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(SourceError::Read {
-            path: path.to_path_buf(),
-            source,
-        }),
-    }
+/// The bytes of a share file, `None` when it is gone.
+fn read_source(transfer: &Transfer) -> Result<Option<Vec<u8>>> {
+    read_if_present(&transfer.source, transfer.size).map_err(|source| SourceError::Read {
+        path: transfer.source.clone(),
+        source,
+    })
 }
 
 /// Copy one file with a single atomic put; `None` when the source vanished meanwhile.
@@ -434,7 +424,7 @@ async fn copy_one(
     transfer: &Transfer,
     target: &ObjectPath,
 ) -> Result<Option<u64>> {
-    let Some(bytes) = read_source(&transfer.source, transfer.size)? else {
+    let Some(bytes) = read_source(transfer)? else {
         return Ok(None);
     };
     let len = bytes.len() as u64;
