@@ -98,6 +98,8 @@ pub struct Lake {
     root_store: Arc<dyn ObjectStore>,
     /// Path of the lake root inside `root_store`.
     prefix: Path,
+    /// The folder of a `file://` lake, resolved once (file copies ask for it per file).
+    local_root: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for Lake {
@@ -112,10 +114,14 @@ impl Lake {
     /// Open (and for a local path, create) the lake at `location`: a path or `s3://` URL.
     pub fn open(location: &str) -> Result<Self> {
         let (root, root_store, prefix) = store::open_root(location)?;
+        let local_root = (root.scheme() == "file")
+            .then(|| root.to_file_path().ok())
+            .flatten();
         Ok(Self {
             root,
             root_store,
             prefix,
+            local_root,
         })
     }
 
@@ -131,9 +137,7 @@ impl Lake {
 
     /// The local folder of a `file://` lake.
     pub fn local_root(&self) -> Option<std::path::PathBuf> {
-        self.is_local()
-            .then(|| self.root.to_file_path().ok())
-            .flatten()
+        self.local_root.clone()
     }
 
     /// Write `bytes` to `relative` atomically (readers see the whole file or none), replacing
@@ -141,7 +145,7 @@ impl Lake {
     /// new file is created without a staging name (see `local_file`), anything else goes
     /// through object_store.
     pub fn put_blocking(&self, relative: &str, bytes: Vec<u8>) -> Result<()> {
-        if let Some(root) = self.local_root() {
+        if let Some(root) = &self.local_root {
             let path = root.join(relative);
             match local_file::create_atomically(&path, &bytes) {
                 Ok(local_file::Created::Yes) => return Ok(()),
