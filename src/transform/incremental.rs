@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::Field;
-use datafusion::logical_expr::{Expr, LogicalPlanBuilder, col};
+use datafusion::logical_expr::{Expr, LogicalPlanBuilder};
 use deltalake::DeltaTable;
 
 use super::partitions::PartitionSet;
@@ -122,10 +122,12 @@ pub async fn build(
         Some(files) => derivation.touched(session, &input, files).await?,
         None => derivation.all(session, &input).await?,
     };
+    // The output's partitions come from its file metadata: a DISTINCT over the partition
+    // columns would materialise them for every one of its rows.
     let stale = match (&existing, everything) {
-        (Some(_), true) => present_partitions(derivation, session)
-            .await?
-            .difference(&dirty),
+        (Some(table), true) => {
+            partitions_of_table(table, &derivation.partition_fields())?.difference(&dirty)
+        }
         _ => PartitionSet::default(),
     };
 
@@ -178,28 +180,6 @@ pub async fn build(
     session.refresh(&output).await?;
     report.count("partitions", dirty.len() as u64);
     Ok(report.finish(started))
-}
-
-/// The partitions the output holds now.
-async fn present_partitions(
-    derivation: &dyn Derivation,
-    session: &LakeSession,
-) -> Result<PartitionSet> {
-    let output = derivation.output();
-    if !session.has_table(&output) {
-        return Ok(PartitionSet::default());
-    }
-    let fields = derivation.partition_fields();
-    let columns: Vec<Expr> = fields.iter().map(|f| col(f.name().as_str())).collect();
-    let batches = session
-        .ctx()
-        .table(table_reference(&output))
-        .await?
-        .select(columns)?
-        .distinct()?
-        .collect()
-        .await?;
-    Ok(PartitionSet::from_batches(&batches, &fields))
 }
 
 /// The partitions of added files, read from their Delta partition values (no data scanned).

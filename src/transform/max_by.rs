@@ -10,7 +10,7 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, StringArray,
+    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, StringViewArray,
 };
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type, Int64Type};
@@ -39,11 +39,12 @@ pub fn max_by() -> AggregateUDF {
     AggregateUDF::from(MaxBy::default())
 }
 
-/// Argument types the accumulator stores natively.
+/// Argument types the accumulator stores natively. Text is `Utf8View`, what lake scans
+/// produce, so no row is cast on the way in.
 fn arg_type(input: &DataType) -> Result<DataType> {
     match input {
         DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 | DataType::Dictionary(_, _) => {
-            Ok(DataType::Utf8)
+            Ok(DataType::Utf8View)
         }
         DataType::Null => Ok(DataType::Float64),
         t if t.is_numeric() => Ok(DataType::Float64),
@@ -160,7 +161,7 @@ struct MaxByGroups {
 
 impl MaxByGroups {
     fn new(output: &DataType) -> Self {
-        let args = if *output == DataType::Utf8 {
+        let args = if *output == DataType::Utf8View {
             Args::Text(Vec::new(), TextArena::default())
         } else {
             Args::Number(Vec::new())
@@ -237,7 +238,7 @@ impl MaxByGroups {
             Args::Number(v) => Arc::new(Float64Array::from(emit_to.take_needed(v))),
             Args::Text(v, arena) => {
                 let taken = emit_to.take_needed(v);
-                let texts: StringArray =
+                let texts: StringViewArray =
                     taken.iter().map(|id| id.map(|id| arena.get(id))).collect();
                 if v.is_empty() {
                     arena.clear();
@@ -306,7 +307,7 @@ impl GroupsAccumulator for MaxByGroups {
     ) -> Result<Vec<ArrayRef>> {
         let args = match self.args {
             Args::Number(_) => cast(&values[0], &DataType::Float64)?,
-            Args::Text(_, _) => cast(&values[0], &DataType::Utf8)?,
+            Args::Text(_, _) => cast(&values[0], &DataType::Utf8View)?,
         };
         let keys = cast(&values[1], &DataType::Int64)?;
         let keys = match opt_filter {
@@ -391,6 +392,7 @@ impl MaxByAccumulator {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use datafusion::arrow::array::StringArray;
 
     #[test]
     fn picks_the_argument_of_the_largest_key_then_the_largest_argument() {
@@ -423,24 +425,24 @@ mod tests {
 
     #[test]
     fn text_arguments_and_merging_states() {
-        let mut left = MaxByGroups::new(&DataType::Utf8);
+        let mut left = MaxByGroups::new(&DataType::Utf8View);
         let args: ArrayRef = Arc::new(StringArray::from(vec!["a", "b"]));
         let keys: ArrayRef = Arc::new(Int64Array::from(vec![1, 2]));
         left.update_batch(&[args, keys], &[0, 0], None, 1).unwrap();
         let state = left.state(EmitTo::All).unwrap();
-        let mut right = MaxByGroups::new(&DataType::Utf8);
+        let mut right = MaxByGroups::new(&DataType::Utf8View);
         let args: ArrayRef = Arc::new(StringArray::from(vec!["c"]));
         let keys: ArrayRef = Arc::new(Int64Array::from(vec![2]));
         right.update_batch(&[args, keys], &[0], None, 1).unwrap();
         right.merge_batch(&state, &[0], 1).unwrap();
         let result = right.evaluate(EmitTo::All).unwrap();
-        assert_eq!(result.as_string::<i32>().value(0), "c");
+        assert_eq!(result.as_string_view().value(0), "c");
         assert_eq!(right.size(), 0);
     }
 
     #[test]
     fn text_runs_shared_by_many_groups_keep_each_groups_winner() {
-        let mut groups = MaxByGroups::new(&DataType::Utf8);
+        let mut groups = MaxByGroups::new(&DataType::Utf8View);
         // Two files of three rows each, interleaved with a third; group 1 sees a tie on key 4.
         let args: ArrayRef = Arc::new(StringArray::from(vec![
             "file-a", "file-a", "file-a", "file-b", "file-c", "file-b", "file-b",
@@ -450,10 +452,10 @@ mod tests {
             .update_batch(&[args, keys], &[0, 1, 2, 0, 1, 2, 3], None, 4)
             .unwrap();
         let partial = groups.evaluate(EmitTo::First(2)).unwrap();
-        let partial = partial.as_string::<i32>();
+        let partial = partial.as_string_view();
         assert_eq!((partial.value(0), partial.value(1)), ("file-b", "file-c"));
         let rest = groups.evaluate(EmitTo::All).unwrap();
-        let rest = rest.as_string::<i32>();
+        let rest = rest.as_string_view();
         assert_eq!((rest.value(0), rest.value(1)), ("file-b", "file-b"));
         assert_eq!(
             groups.size(),

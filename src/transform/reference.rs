@@ -6,7 +6,7 @@ use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, StringArray};
+use datafusion::arrow::array::{Array, ArrayRef, StringArray};
 use datafusion::arrow::csv::ReaderBuilder;
 use datafusion::arrow::csv::reader::Format;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
@@ -67,12 +67,41 @@ pub fn register(ctx: &SessionContext, dir: Option<&Path>) -> Result<()> {
         catalog.register_schema(SCHEMA, Arc::new(MemorySchemaProvider::new()))?;
     }
     for reference in REFERENCES {
-        let batch = load(reference, dir)?;
-        let table = MemTable::try_new(batch.schema(), vec![vec![batch]])?;
-        let name = TableReference::partial(SCHEMA, reference.name);
-        ctx.deregister_table(name.clone())?;
-        ctx.register_table(name, Arc::new(table))?;
+        register_batch(ctx, reference.name, load(reference, dir)?)?;
     }
+    Ok(())
+}
+
+/// Register `batch` as `reference.<name>`, its text columns as `Utf8View` like the lake's
+/// scans: joins then take a 16-byte view per output row instead of copying the string, and
+/// nothing casts between the two string types per row.
+fn register_batch(ctx: &SessionContext, name: &str, batch: RecordBatch) -> Result<()> {
+    use datafusion::arrow::compute::cast;
+    let error = crate::lake::LakeError::from;
+    let (fields, columns): (Vec<Field>, Vec<ArrayRef>) = batch
+        .schema()
+        .fields()
+        .iter()
+        .zip(batch.columns())
+        .map(|(field, column)| match field.data_type() {
+            DataType::Utf8 => Ok((
+                field.as_ref().clone().with_data_type(DataType::Utf8View),
+                cast(column, &DataType::Utf8View)?,
+            )),
+            _ => Ok((field.as_ref().clone(), column.clone())),
+        })
+        .collect::<Result<Vec<_>, datafusion::arrow::error::ArrowError>>()
+        .map_err(error)?
+        .into_iter()
+        .unzip();
+    let schema = Arc::new(Schema::new(fields));
+    let batch = RecordBatch::try_new(schema.clone(), columns).map_err(error)?;
+    let name = TableReference::partial(SCHEMA, name);
+    ctx.deregister_table(name.clone())?;
+    ctx.register_table(
+        name,
+        Arc::new(MemTable::try_new(schema, vec![vec![batch]])?),
+    )?;
     Ok(())
 }
 
@@ -122,18 +151,11 @@ fn register_text_table(
         .map(|i| {
             Arc::new(StringArray::from_iter_values(
                 rows.iter().map(|r| r[i].as_str()),
-            )) as datafusion::arrow::array::ArrayRef
+            )) as ArrayRef
         })
         .collect();
-    let batch =
-        RecordBatch::try_new(schema.clone(), arrays).map_err(crate::lake::LakeError::from)?;
-    let name = TableReference::partial(SCHEMA, name);
-    ctx.deregister_table(name.clone())?;
-    ctx.register_table(
-        name,
-        Arc::new(MemTable::try_new(schema, vec![vec![batch]])?),
-    )?;
-    Ok(())
+    let batch = RecordBatch::try_new(schema, arrays).map_err(crate::lake::LakeError::from)?;
+    register_batch(ctx, name, batch)
 }
 
 /// The sensor categories of the field map: the top-level JSON members the bronze flattener
