@@ -1,7 +1,7 @@
 //! Throughput of the bronze leaf flattener on generated sensor files (files/s and MB/s).
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use datacycle::bronze::flatten::{FlatFile, flatten};
+use datacycle::bronze::flatten::{FlatFile, FlattenRules, flatten};
 use datacycle::generate::{GenerateOptions, generate};
 
 fn sample_files() -> Vec<Vec<u8>> {
@@ -25,8 +25,11 @@ fn sample_files() -> Vec<Vec<u8>> {
 fn bench_flatten(c: &mut Criterion) {
     let files = sample_files();
     let bytes: usize = files.iter().map(Vec::len).sum();
-    let categories =
-        datacycle::transform::reference::sensor_categories(None).expect("built-in field map");
+    let rules = FlattenRules {
+        categories: datacycle::transform::reference::sensor_categories(None)
+            .expect("built-in field map"),
+        ..FlattenRules::default()
+    };
     let mut group = c.benchmark_group("flatten");
     group.throughput(Throughput::Elements(files.len() as u64));
     group.bench_function("files", |b| {
@@ -34,7 +37,7 @@ fn bench_flatten(c: &mut Criterion) {
         b.iter(|| {
             let mut leaves = 0;
             for file in &files {
-                if flatten(file, &categories, &mut flat).is_ok() {
+                if flatten(file, &rules, &mut flat).is_ok() {
                     leaves += flat.leaves.len();
                 }
             }
@@ -46,7 +49,7 @@ fn bench_flatten(c: &mut Criterion) {
         let mut flat = FlatFile::default();
         b.iter(|| {
             for file in &files {
-                let _ = flatten(file, &categories, &mut flat);
+                let _ = flatten(file, &rules, &mut flat);
             }
         })
     });

@@ -11,7 +11,7 @@ DAYS=${DAYS:-70}
 APARTMENTS=${APARTMENTS:-2}
 CACHE=${BENCH_CACHE:-target/bench-data}
 SET="$CACHE/set-${DAYS}d-${APARTMENTS}a"
-BIN=target/release/datacycle
+BIN=${CARGO_TARGET_DIR:-target}/release/datacycle
 
 command -v /usr/bin/time >/dev/null || { echo "needs GNU time (apt-get install time)" >&2; exit 1; }
 cargo build --release --bins >&2

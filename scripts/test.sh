@@ -18,6 +18,7 @@ cleanup() {
   local code=$?
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  remove_sftp_user
   rm -rf "$WORK"
   exit $code
 }

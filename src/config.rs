@@ -24,6 +24,8 @@ pub struct HouseEntry {
 }
 
 pub const DEFAULT_WEATHER_SITE: &str = "Sion";
+/// Words that make a sensor JSON key a secret (SECRET_KEYS): such members never leave landing.
+pub const DEFAULT_SECRET_KEYS: &str = "token,api_key,apikey,password,passwd,secret,credential";
 pub const DEFAULT_HOUSE_MAP: &str = "JimmyLoup=jimmy,JeremieVianin=jeremie";
 
 impl HouseMap {
@@ -134,8 +136,11 @@ pub struct SftpTarget {
     pub accept_new_host: bool,
     /// Attempts after the first for a lost connection or a failed file.
     pub max_retries: u32,
-    /// Wait before the first retry; doubles with every retry, capped at an hour.
+    /// Wait before the first retry; doubles with every retry.
     pub retry_delay: Duration,
+    /// Total waiting for retries in one run: longer outages are the scheduler's to retry, not a
+    /// run's to sit out holding the writer lease.
+    pub retry_budget: Duration,
 }
 
 impl std::fmt::Debug for SftpTarget {
@@ -162,6 +167,9 @@ pub struct Settings {
     pub lake_url: String,
     /// The SMB share with sensor files, mounted as a local folder.
     pub smb_path: Option<PathBuf>,
+    /// Landing files on a local lake are fsynced before they are named, and their folders after
+    /// each batch: raw data survives a power loss (everything derived from it can be rebuilt).
+    pub landing_fsync: bool,
     pub house_map: HouseMap,
     /// Zone of the wall-clock times in sensor file names and payloads.
     pub sensor_timezone: Tz,
@@ -177,12 +185,16 @@ pub struct Settings {
     pub bronze_batch_files: usize,
     /// Landing bytes parsed per bronze commit (bounds memory with large files).
     pub bronze_batch_bytes: u64,
+    /// A source file larger than this is landed as it is (streamed) and quarantined unread.
+    pub max_source_file_bytes: u64,
     /// Silver partitions recomputed per commit (bounds memory on full rebuilds).
     pub silver_partitions_per_commit: usize,
     /// The weather forecast source, if configured.
     pub weather: Option<WeatherSource>,
     /// Forecast rows for times before this year are dropped in silver.
     pub weather_min_year: i32,
+    /// A forecast file modified more recently than this may still be uploading: not landed yet.
+    pub weather_min_age: Duration,
     /// The reference database (MySQL server or folder of CSV exports), if configured.
     pub reference: Option<crate::sources::reference::ReferenceSource>,
     /// Zone of gold's local_* reporting columns.
@@ -193,6 +205,8 @@ pub struct Settings {
     pub db_url: Option<String>,
     /// Publish creates reader roles for new apartments.
     pub pg_auto_readers: bool,
+    /// Comma-separated words that make a sensor JSON key a secret (dropped before bronze).
+    pub secret_keys: String,
 }
 
 impl Settings {
@@ -207,6 +221,7 @@ impl Settings {
         Self {
             lake_url: lake_url.into(),
             smb_path: None,
+            landing_fsync: true,
             house_map: HouseMap::default(),
             sensor_timezone: Tz::UTC,
             threads: default_threads(),
@@ -215,14 +230,17 @@ impl Settings {
             scan_idle: Duration::from_secs(15 * 60),
             bronze_batch_files: 25_000,
             bronze_batch_bytes: 64 << 20,
+            max_source_file_bytes: 64 << 20,
             silver_partitions_per_commit: 32,
             weather: None,
             weather_min_year: 2023,
+            weather_min_age: Duration::from_secs(60),
             reference: None,
             reporting_timezone: chrono_tz::Europe::Zurich,
             weather_sites: vec![DEFAULT_WEATHER_SITE.to_string()],
             db_url: None,
             pg_auto_readers: true,
+            secret_keys: DEFAULT_SECRET_KEYS.to_string(),
         }
     }
 }

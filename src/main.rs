@@ -44,6 +44,7 @@ fn run() -> i32 {
         return 2;
     }
     register_secrets_from_env();
+    disable_instance_metadata_unless_asked();
     let cli = Cli::parse();
     if cli.global.no_progress || wants_json(&cli) {
         progress::disable();
@@ -107,6 +108,16 @@ fn register_secrets_from_env() {
         {
             secrets::register(&value);
         }
+    }
+}
+
+/// aws-config (deltalake's S3 credentials and region) asks the EC2 instance metadata endpoint
+/// when nothing else answers; datacycle never does unless AWS_EC2_METADATA_DISABLED=false says
+/// so (see `lake::store`).
+fn disable_instance_metadata_unless_asked() {
+    if std::env::var_os("AWS_EC2_METADATA_DISABLED").is_none() {
+        // SAFETY: called before any other thread exists (the runtime starts later).
+        unsafe { std::env::set_var("AWS_EC2_METADATA_DISABLED", "true") };
     }
 }
 

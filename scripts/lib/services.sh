@@ -22,6 +22,29 @@ need_packages() {
   fi
 }
 
+# The release binary, wherever cargo puts it (CARGO_TARGET_DIR is honoured).
+datacycle_bin() {
+  echo "${CARGO_TARGET_DIR:-target}/release/datacycle"
+}
+
+# python3 with pip, venv and moto: Debian's python3 refuses `pip install` outside a venv (PEP
+# 668), so moto lives in a venv of its own, kept between runs under the user's cache.
+need_python() {
+  command -v python3 >/dev/null 2>&1 || need_packages python3
+  python3 -c 'import venv, ensurepip' 2>/dev/null || need_packages python3-venv python3-pip
+}
+
+moto_python() {
+  local venv="${XDG_CACHE_HOME:-$HOME/.cache}/datacycle/moto-venv"
+  if ! "$venv/bin/python" -c 'import moto.server, boto3' 2>/dev/null; then
+    log "installing moto (S3-compatible test server) into $venv"
+    rm -rf "$venv"
+    python3 -m venv "$venv" >&2
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check 'moto[server]' >&2
+  fi
+  echo "$venv/bin/python"
+}
+
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
@@ -38,16 +61,14 @@ wait_for_port() {
 
 # S3: moto's server on loopback, with the test bucket.
 start_s3() {
-  python3 -c 'import moto.server, boto3' 2>/dev/null || {
-    log "installing moto (S3-compatible test server)"
-    python3 -m pip install --quiet 'moto[server]'
-  }
-  local port
+  need_python
+  local port python
+  python=$(moto_python)
   port=$(free_port)
-  python3 -m moto.server -H 127.0.0.1 -p "$port" >"$WORK/moto.log" 2>&1 &
+  "$python" -m moto.server -H 127.0.0.1 -p "$port" >"$WORK/moto.log" 2>&1 &
   PIDS+=($!)
   wait_for_port "$port" "the S3 server (moto)"
-  python3 - "$port" <<'PY'
+  "$python" - "$port" <<'PY'
 import sys, boto3
 boto3.client("s3", endpoint_url=f"http://127.0.0.1:{sys.argv[1]}", region_name="us-east-1",
              aws_access_key_id="datacycle", aws_secret_access_key="x").create_bucket(Bucket="datacycle-test")
@@ -57,7 +78,8 @@ PY
 }
 
 # sshd: what tests need to run their own sFTP servers (they start, stop and kill them): a host
-# key, a client key, and a user with a password whose logins can only do sFTP.
+# key, a client key, and a user with a password whose logins can only do sFTP. The user is
+# removed again by remove_sftp_user (the caller's cleanup), so no login is left behind.
 prepare_sshd() {
   need_packages openssh-server openssh-client
   local dir="$WORK/ssh"
@@ -70,11 +92,18 @@ prepare_sshd() {
   local user=datacycle-sftp password
   password="pw-$(python3 -c 'import secrets; print(secrets.token_hex(12))')"
   id "$user" >/dev/null 2>&1 || useradd --no-create-home --shell /usr/sbin/nologin "$user"
+  SFTP_USER_CREATED=$user
   echo "$user:$password" | chpasswd
   export DATACYCLE_TEST_SSHD
   DATACYCLE_TEST_SSHD=$(command -v sshd || echo /usr/sbin/sshd)
   export DATACYCLE_TEST_SSH_DIR="$dir" DATACYCLE_TEST_SSH_USER="$user" DATACYCLE_TEST_SSH_PASSWORD="$password"
   log "sshd ready for tests ($DATACYCLE_TEST_SSHD, user $user)"
+}
+
+remove_sftp_user() {
+  if [[ -n ${SFTP_USER_CREATED:-} ]]; then
+    userdel "$SFTP_USER_CREATED" 2>/dev/null || true
+  fi
 }
 
 # One sshd serving sFTP on a free port (for the benchmark); sets SSHD_PORT.
@@ -130,7 +159,7 @@ SQL
 # Needs start_mariadb and the built binary.
 load_reference_seed() {
   local seed="$WORK/reference-seed" password table grants=""
-  target/release/datacycle generate --out "$seed" --days 2 --format json >/dev/null
+  "$(datacycle_bin)" generate --out "$seed" --days 2 --format json >/dev/null
   mariadb --no-defaults --socket="$MARIADB_SOCKET" -uroot -e 'CREATE DATABASE pidb CHARACTER SET utf8mb4'
   mariadb --no-defaults --socket="$MARIADB_SOCKET" -uroot pidb <"$seed/mysql/seed.sql"
   password="pw-$(python3 -c 'import secrets; print(secrets.token_hex(12))')"
@@ -148,20 +177,27 @@ SQL
 }
 
 # A throwaway PostgreSQL: initdb in a temp dir (run as the `postgres` system user, which the
-# package creates), a free port on 127.0.0.1 only, trust authentication for 127.0.0.1 only.
-# Exports DATACYCLE_TEST_PG_ADMIN_URL (superuser) and DATACYCLE_TEST_PG_PORT.
+# package creates), a free port on 127.0.0.1 only, scram-sha-256 password authentication for
+# 127.0.0.1 only (as in production, so password handling is exercised). Exports
+# DATACYCLE_TEST_PG_ADMIN_URL (superuser, with its generated password) and DATACYCLE_TEST_PG_PORT.
 start_postgres() {
   need_packages postgresql
-  local bin dir="$WORK/postgres" port
+  local bin dir="$WORK/postgres" port password
   bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
   port=$(free_port)
+  password="pw-$(python3 -c 'import secrets; print(secrets.token_hex(12))')"
   mkdir -p "$dir"
   chown postgres "$dir"
   chmod o+x "$WORK"
+  printf '%s\n' "$password" >"$dir/pwfile"
+  chown postgres "$dir/pwfile"
+  chmod 600 "$dir/pwfile"
   runuser -u postgres -- "$bin/initdb" -D "$dir/data" -U postgres --auth=reject \
-    --auth-host=trust --no-sync >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
-  # trust only for TCP from 127.0.0.1; everything else is rejected.
-  printf 'host all all 127.0.0.1/32 trust\n' >"$dir/data/pg_hba.conf"
+    --auth-host=scram-sha-256 --pwfile="$dir/pwfile" --no-sync >"$dir/initdb.log" 2>&1 \
+    || { cat "$dir/initdb.log" >&2; exit 1; }
+  rm -f "$dir/pwfile"
+  # Passwords (SCRAM) only for TCP from 127.0.0.1; everything else is rejected.
+  printf 'host all all 127.0.0.1/32 scram-sha-256\n' >"$dir/data/pg_hba.conf"
   runuser -u postgres -- "$bin/postgres" -D "$dir/data" -p "$port" -c listen_addresses=127.0.0.1 \
     -c unix_socket_directories="$dir" -c fsync=off -c synchronous_commit=off \
     -c full_page_writes=off >"$dir/server.log" 2>&1 &
@@ -169,7 +205,7 @@ start_postgres() {
   wait_for_port "$port" "PostgreSQL"
   # runuser need not pass SIGTERM on: stop the server itself too.
   PIDS+=("$(head -1 "$dir/data/postmaster.pid")")
-  export DATACYCLE_TEST_PG_ADMIN_URL="postgresql://postgres@127.0.0.1:$port/postgres"
+  export DATACYCLE_TEST_PG_ADMIN_URL="postgresql://postgres:$password@127.0.0.1:$port/postgres"
   export DATACYCLE_TEST_PG_PORT=$port
   log "PostgreSQL on 127.0.0.1:$port"
 }

@@ -5,7 +5,8 @@
 //!
 //! Files come from the source's landing queue (routine ticks) or from a listing of its whole
 //! landing area (`--full`). A file already in the files table with the same size is skipped; a
-//! quarantined file is retried only when its size changed (its row is then replaced). Files are
+//! file whose size changed (a quarantined file fixed at the source, a forecast whose upload had
+//! been cut short) is ingested again, replacing its rows and its files-table row. Files are
 //! parsed on every core and committed in batches: first the rows, then the file rows, both
 //! carrying the batch's application transaction version (its `ingested_at` in microseconds). A
 //! crash between the two commits leaves rows whose version is ahead of the files table; the next
@@ -59,11 +60,21 @@ pub struct SourceFile {
     pub size: i64,
 }
 
+/// What parsing one file gave.
+#[derive(Debug, Clone, Copy)]
+pub struct Parsed {
+    /// Rows added.
+    pub rows: usize,
+    /// Members left out because their key names a secret.
+    pub secrets_dropped: usize,
+}
+
 /// What became of one file.
 #[derive(Debug, Clone)]
 pub struct FileOutcome {
     pub file: SourceFile,
     pub rows: i64,
+    pub secrets_dropped: usize,
     /// `None` when the file was ingested, else the quarantine reason.
     pub error: Option<String>,
 }
@@ -92,15 +103,15 @@ pub trait LandingFormat: Send + Sync + 'static {
     fn identify(&self, landing_path: &str, size: u64) -> Option<SourceFile>;
     /// A builder for about `capacity` files.
     fn rows_builder(&self, ingested_at: DateTime<Utc>, capacity: usize) -> Self::Rows;
-    /// Parse one file into `rows`: the number of rows added, or why the file is quarantined (then
-    /// nothing was added).
+    /// Parse one file into `rows`: what was added, or why the file is quarantined (then nothing
+    /// was added).
     fn parse(
         &self,
         file: &SourceFile,
         bytes: &[u8],
         rows: &mut Self::Rows,
         scratch: &mut Self::Scratch,
-    ) -> std::result::Result<usize, String>;
+    ) -> std::result::Result<Parsed, String>;
     /// Columns of the rows table written without min/max statistics (text nothing prunes by).
     fn unindexed_columns(&self) -> &'static [&'static str] {
         &[]
@@ -170,9 +181,9 @@ pub async fn build<F: LandingFormat>(
 
     session.refresh(&format.files_table()).await?;
     let index = load_index(format.as_ref(), session, &candidates, full).await?;
-    let (retries, fresh) = classify(candidates, &index, &mut report);
+    let (replaced, fresh) = classify(candidates, &index, &mut report);
 
-    let bar = progress::bar((retries.len() + fresh.len()) as u64, "bronze", "files");
+    let bar = progress::bar((replaced.len() + fresh.len()) as u64, "bronze", "files");
     let mut batcher = Batcher {
         format,
         lake,
@@ -180,11 +191,12 @@ pub async fn build<F: LandingFormat>(
         lease,
         last_version: 0,
         quarantine_notes: 0,
+        missing: Vec::new(),
     };
     batcher.last_version = batcher.last_version().await?;
-    if !retries.is_empty() {
-        batcher.run(&retries, true, &mut report).await?;
-        bar.inc(retries.len() as u64);
+    if !replaced.is_empty() {
+        batcher.run(&replaced, true, &mut report).await?;
+        bar.inc(replaced.len() as u64);
     }
     for batch in batches(
         &fresh,
@@ -195,11 +207,14 @@ pub async fn build<F: LandingFormat>(
         bar.inc(batch.len() as u64);
     }
     bar.finish_and_clear();
+    // Queued files that are not in landing stay queued: the source lands them again, or finds
+    // them gone and forgets them.
+    queue.enqueue(&batcher.missing).await?;
     queue.acknowledge(pending).await?;
     session.refresh(&batcher.format.rows_table()).await?;
     session.refresh(&batcher.format.files_table()).await?;
     report.warnings = report.counter("quarantined")
-        + report.counter("changed_after_ingest")
+        + report.counter("replaced_changed_file")
         + report.counter("unrecognised_name");
     Ok(report.finish(started))
 }
@@ -246,7 +261,7 @@ async fn recover_interrupted_batch<F: LandingFormat>(
     if files_version.is_some_and(|f| f >= rows_version) {
         return Ok(());
     }
-    lease.check()?;
+    lease.check().await?;
     tracing::warn!(
         batch = rows_version,
         table = %format.rows_table(),
@@ -341,35 +356,37 @@ async fn load_index<F: LandingFormat>(
     Ok(index)
 }
 
-/// Split candidates into (quarantined files to retry, new files), in processing order.
+/// Split candidates into (files ingested before whose size changed, new files), in processing
+/// order.
 fn classify(
     candidates: Vec<Candidate>,
     index: &HashMap<String, Known>,
     report: &mut StepReport,
 ) -> (Vec<Candidate>, Vec<Candidate>) {
-    let (mut retries, mut fresh) = (Vec::new(), Vec::new());
+    let (mut replaced, mut fresh) = (Vec::new(), Vec::new());
     for c in candidates {
         match index.get(&c.file.name) {
             None => fresh.push(c),
             Some(known) if known.size == c.file.size => report.count("already_in_bronze", 1),
-            Some(known) if !known.ok => retries.push(c),
+            Some(known) if !known.ok => replaced.push(c),
             Some(known) => {
                 tracing::warn!(
                     file = %c.file.name,
                     bronze_size = known.size,
                     landing_size = c.file.size,
-                    "file changed after it was ingested; bronze keeps the first version"
+                    "file changed after it was ingested; its rows are replaced"
                 );
-                report.count("changed_after_ingest", 1);
+                report.count("replaced_changed_file", 1);
+                replaced.push(c);
             }
         }
     }
     // By partition, then time: consecutive files share a partition, so parsed rows come out
     // already split by partition.
     let order = |c: &Candidate| (c.file.partition.clone(), c.file.time);
-    retries.sort_by_key(order);
+    replaced.sort_by_key(order);
     fresh.sort_by_key(order);
-    (retries, fresh)
+    (replaced, fresh)
 }
 
 struct Batcher<'a, F: LandingFormat> {
@@ -379,6 +396,8 @@ struct Batcher<'a, F: LandingFormat> {
     lease: &'a WriterLease,
     last_version: i64,
     quarantine_notes: usize,
+    /// Queued files that were not in landing.
+    missing: Vec<QueuedFile>,
 }
 
 impl<F: LandingFormat> Batcher<'_, F> {
@@ -398,14 +417,22 @@ impl<F: LandingFormat> Batcher<'_, F> {
         Ok(last)
     }
 
-    /// Read, parse and commit one batch. `replace` rewrites the files-table rows of these files
-    /// (retries of quarantined files) instead of appending.
+    /// Read, parse and commit one batch. `replace`: these files were ingested before; their rows
+    /// and files-table rows are replaced. A crash after the rows were deleted leaves the files
+    /// table with the old size, so the next run replaces the file again.
     async fn run(
         &mut self,
         batch: &[Candidate],
         replace: bool,
         report: &mut StepReport,
     ) -> Result<()> {
+        // Files too large to parse are quarantined by their size, never read.
+        let max_bytes = self.settings.max_source_file_bytes;
+        let (oversized, batch): (Vec<Candidate>, Vec<Candidate>) = batch
+            .iter()
+            .cloned()
+            .partition(|c| c.file.size.max(0) as u64 > max_bytes);
+        let batch = batch.as_slice();
         let contents = match self.lake.local_root() {
             Some(root) => Contents::ReadInWorkers(root),
             None => Contents::Fetched(self.fetch_all(batch).await?),
@@ -424,12 +451,37 @@ impl<F: LandingFormat> Batcher<'_, F> {
         })
         .await
         .map_err(|e| BronzeError::Worker(e.to_string()))??;
+        let mut outcomes = outcomes;
+        let listed = batch.len() + oversized.len();
+        outcomes.extend(oversized.into_iter().map(|c| FileOutcome {
+            error: Some(format!(
+                "{} bytes: larger than MAX_SOURCE_FILE_MB ({} MiB); kept in landing, not read",
+                c.file.size,
+                max_bytes >> 20
+            )),
+            file: c.file,
+            rows: 0,
+            secrets_dropped: 0,
+        }));
         tracing::debug!(
             files = batch.len(),
             ms = parsing.elapsed().as_millis() as u64,
             "bronze batch parsed"
         );
-        self.note_outcomes(&outcomes, batch.len(), replace, report);
+        self.note_outcomes(&outcomes, listed, replace, report);
+        if outcomes.len() < listed {
+            let present: std::collections::HashSet<&str> =
+                outcomes.iter().map(|o| o.file.name.as_str()).collect();
+            self.missing.extend(
+                batch
+                    .iter()
+                    .filter(|c| !present.contains(c.file.name.as_str()))
+                    .map(|c| QueuedFile {
+                        path: c.landing_path.clone(),
+                        size: c.file.size.max(0) as u64,
+                    }),
+            );
+        }
         if outcomes.is_empty() {
             return Ok(());
         }
@@ -437,8 +489,22 @@ impl<F: LandingFormat> Batcher<'_, F> {
         let txn = Some((self.format.app_id().to_string(), version));
         let partitions: Vec<String> = partition_names(self.format.as_ref());
         let partition_refs: Vec<&str> = partitions.iter().map(String::as_str).collect();
+        let these_files = || {
+            let names = outcomes.iter().map(|o| lit(o.file.name.as_str())).collect();
+            partition_filter(
+                &partitions,
+                outcomes.iter().map(|o| o.file.partition.as_slice()),
+            )
+            .and(col("source_file").in_list(names, false))
+        };
+        if replace {
+            self.lease.check().await?;
+            self.lake
+                .delete_where(&self.format.rows_table(), these_files(), None)
+                .await?;
+        }
         if row_count > 0 {
-            self.lease.check()?;
+            self.lease.check().await?;
             let writing = Instant::now();
             self.lake
                 .append_partitioned(
@@ -455,19 +521,12 @@ impl<F: LandingFormat> Batcher<'_, F> {
                 rows = row_count, ms = writing.elapsed().as_millis() as u64, "committed");
         }
         let mode = if replace {
-            let names = outcomes.iter().map(|o| lit(o.file.name.as_str())).collect();
-            WriteMode::ReplaceWhere(
-                partition_filter(
-                    &partitions,
-                    outcomes.iter().map(|o| o.file.partition.as_slice()),
-                )
-                .and(col("source_file").in_list(names, false)),
-            )
+            WriteMode::ReplaceWhere(these_files())
         } else {
             WriteMode::Append
         };
         let files_schema = files_schema(&self.format.partition_fields());
-        self.lease.check()?;
+        self.lease.check().await?;
         self.lake
             .write(TableWrite {
                 table: &self.format.files_table(),
@@ -497,6 +556,9 @@ impl<F: LandingFormat> Batcher<'_, F> {
     ) {
         for outcome in outcomes {
             report.bytes += outcome.file.size.max(0) as u64;
+            if outcome.secrets_dropped > 0 {
+                report.count("secret_keys_dropped", outcome.secrets_dropped as u64);
+            }
             let Some(error) = &outcome.error else {
                 continue;
             };
@@ -616,13 +678,15 @@ fn parse_all<F: LandingFormat>(
                 }
                 let (_, rows) = current.as_mut().expect("set above");
                 let outcome = match format.parse(&file, &bytes, rows, &mut scratch) {
-                    Ok(count) => FileOutcome {
-                        rows: count as i64,
+                    Ok(parsed) => FileOutcome {
+                        rows: parsed.rows as i64,
+                        secrets_dropped: parsed.secrets_dropped,
                         file,
                         error: None,
                     },
                     Err(error) => FileOutcome {
                         rows: 0,
+                        secrets_dropped: 0,
                         file,
                         error: Some(error),
                     },

@@ -10,7 +10,10 @@
 //! Structural rules (a violation quarantines the file with the reason and JSON position):
 //! the document is an object; `datetime` is a string or null; a known category (from the
 //! reference field map) is an object or null whose members are objects, arrays or null.
-//! `user` and `api_token` are dropped: the token is a secret and never leaves landing.
+//! Secrets never leave landing: a member whose key contains one of the configured secret words
+//! (`token`, `password`, …; [`SecretKeys`]) is dropped at any depth, value and all, and counted;
+//! the top-level `user` is dropped too (it repeats the house, a person's name). A NUL character
+//! in a key or a value quarantines the file (PostgreSQL text cannot hold it).
 
 use std::collections::HashSet;
 use std::fmt;
@@ -20,6 +23,57 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 
 /// Deepest nesting accepted below the top level; real files use at most four levels.
 const MAX_DEPTH: usize = 8;
+
+/// Words that make a JSON key a secret, matched case-insensitively anywhere in the key
+/// (`api_token` contains `token`).
+#[derive(Debug, Clone)]
+pub struct SecretKeys {
+    words: Vec<Vec<u8>>,
+    /// Whether a byte starts one of the words (either case): the cheap test done per key byte.
+    starts: [bool; 256],
+}
+
+impl SecretKeys {
+    /// Comma-separated words; empty entries are ignored.
+    pub fn parse(text: &str) -> Self {
+        let words: Vec<Vec<u8>> = text
+            .split(',')
+            .map(|w| w.trim().to_ascii_lowercase().into_bytes())
+            .filter(|w| !w.is_empty())
+            .collect();
+        let mut starts = [false; 256];
+        for word in &words {
+            starts[word[0] as usize] = true;
+            starts[word[0].to_ascii_uppercase() as usize] = true;
+        }
+        Self { words, starts }
+    }
+
+    /// Whether `key` contains one of the words, ignoring ASCII case.
+    pub fn matches(&self, key: &str) -> bool {
+        let key = key.as_bytes();
+        (0..key.len()).any(|i| {
+            self.starts[key[i] as usize]
+                && self.words.iter().any(|w| {
+                    key.len() - i >= w.len() && key[i..i + w.len()].eq_ignore_ascii_case(w)
+                })
+        })
+    }
+}
+
+impl Default for SecretKeys {
+    fn default() -> Self {
+        Self::parse(crate::config::DEFAULT_SECRET_KEYS)
+    }
+}
+
+/// What the flattener needs to know besides the bytes.
+#[derive(Debug, Clone, Default)]
+pub struct FlattenRules {
+    /// Top-level members checked structurally (the categories of the reference field map).
+    pub categories: HashSet<String>,
+    pub secret_keys: SecretKeys,
+}
 
 /// A byte range of [`FlatFile::arena`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +107,8 @@ pub struct FlatFile {
     pub leaves: Vec<Leaf>,
     /// The payload `datetime`, if present and parseable.
     pub payload_ts: Option<NaiveDateTime>,
+    /// Members dropped because their key names a secret.
+    pub secrets_dropped: usize,
 }
 
 impl FlatFile {
@@ -64,25 +120,31 @@ impl FlatFile {
         self.arena.clear();
         self.leaves.clear();
         self.payload_ts = None;
+        self.secrets_dropped = 0;
     }
 
-    fn intern(&mut self, text: &str) -> Span {
-        let start = self.arena.len() as u32;
-        self.arena.push_str(text);
-        Span {
-            start,
-            end: self.arena.len() as u32,
+    /// Copy `text` into the arena; refused for a NUL character or an arena past 4 GiB (spans
+    /// are `u32`).
+    fn intern<E: de::Error>(&mut self, text: &str, what: &str) -> Result<Span, E> {
+        if text.as_bytes().contains(&0) {
+            return Err(E::custom(format!("NUL character in a {what}")));
         }
+        let start = self.arena.len();
+        let end = start + text.len();
+        if end > u32::MAX as usize {
+            return Err(E::custom("more than 4 GiB of keys and text"));
+        }
+        self.arena.push_str(text);
+        Ok(Span {
+            start: start as u32,
+            end: end as u32,
+        })
     }
 }
 
 /// Flatten `bytes` into `out`. On error `out` is left empty and the message says what is wrong
 /// and where.
-pub fn flatten(
-    bytes: &[u8],
-    categories: &HashSet<String>,
-    out: &mut FlatFile,
-) -> Result<(), String> {
+pub fn flatten(bytes: &[u8], rules: &FlattenRules, out: &mut FlatFile) -> Result<(), String> {
     out.clear();
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(if bytes.is_empty() {
@@ -95,7 +157,7 @@ pub fn flatten(
     let mut walker = Walker {
         flat: out,
         keys: Vec::with_capacity(8),
-        categories,
+        rules,
     };
     let result = Document {
         walker: &mut walker,
@@ -131,10 +193,17 @@ pub fn parse_payload_datetime(text: &str) -> Option<NaiveDateTime> {
 struct Walker<'a> {
     flat: &'a mut FlatFile,
     keys: Vec<Span>,
-    categories: &'a HashSet<String>,
+    rules: &'a FlattenRules,
 }
 
 impl Walker<'_> {
+    /// Whether the member `key` is a secret (then its value is skipped and counted).
+    fn is_secret(&mut self, key: Span) -> bool {
+        let secret = self.rules.secret_keys.matches(self.flat.text(key));
+        self.flat.secrets_dropped += secret as usize;
+        secret
+    }
+
     fn leaf(&mut self, item: Option<i32>, value: LeafValue) {
         let Some(&key) = self.keys.last() else { return };
         let category = self.keys[0];
@@ -180,20 +249,21 @@ impl<'de> Visitor<'de> for Document<'_, '_> {
         while let Some(key) = map.next_key_seed(KeySeed {
             walker: self.walker,
         })? {
-            let name = self.walker.flat.text(key).to_string();
-            match name.as_str() {
-                "user" | "api_token" => {
-                    map.next_value::<IgnoredAny>()?;
-                    continue;
-                }
-                _ => {}
+            if self.walker.flat.text(key) == "user" || self.walker.is_secret(key) {
+                map.next_value::<IgnoredAny>()?;
+                continue;
             }
+            let name = self.walker.flat.text(key);
+            let (datetime, category) = (
+                name == "datetime",
+                self.walker.rules.categories.contains(name),
+            );
             self.walker.keys.push(key);
-            if name == "datetime" {
+            if datetime {
                 map.next_value_seed(Datetime {
                     walker: self.walker,
                 })?;
-            } else if self.walker.categories.contains(&name) {
+            } else if category {
                 map.next_value_seed(Category {
                     walker: self.walker,
                 })?;
@@ -227,7 +297,7 @@ impl<'de> Visitor<'de> for KeySeed<'_, '_> {
         f.write_str("an object key")
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Span, E> {
-        Ok(self.walker.flat.intern(v))
+        self.walker.flat.intern(v, "key")
     }
 }
 
@@ -250,7 +320,7 @@ impl<'de> Visitor<'de> for Datetime<'_, '_> {
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
         self.walker.flat.payload_ts = parse_payload_datetime(v);
-        let span = self.walker.flat.intern(v);
+        let span = self.walker.flat.intern(v, "value")?;
         self.walker.leaf(None, LeafValue::Text(span));
         Ok(())
     }
@@ -288,6 +358,10 @@ impl<'de> Visitor<'de> for Category<'_, '_> {
         while let Some(key) = map.next_key_seed(KeySeed {
             walker: self.walker,
         })? {
+            if self.walker.is_secret(key) {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            }
             self.walker.keys.push(key);
             map.next_value_seed(Room {
                 walker: self.walker,
@@ -376,7 +450,7 @@ impl<'de> Visitor<'de> for Node<'_, '_> {
         Ok(())
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
-        let span = self.walker.flat.intern(v);
+        let span = self.walker.flat.intern(v, "value")?;
         self.walker.leaf(self.item, LeafValue::Text(span));
         Ok(())
     }
@@ -394,6 +468,10 @@ impl<'de> Visitor<'de> for Node<'_, '_> {
         while let Some(key) = map.next_key_seed(KeySeed {
             walker: self.walker,
         })? {
+            if self.walker.is_secret(key) {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            }
             self.walker.keys.push(key);
             map.next_value_seed(Node {
                 walker: self.walker,
@@ -422,8 +500,12 @@ impl<'de> Visitor<'de> for Node<'_, '_> {
 mod tests {
     use super::*;
 
-    fn categories() -> HashSet<String> {
-        crate::transform::reference::sensor_categories(None).expect("built-in field map")
+    fn rules() -> FlattenRules {
+        FlattenRules {
+            categories: crate::transform::reference::sensor_categories(None)
+                .expect("built-in field map"),
+            secret_keys: SecretKeys::default(),
+        }
     }
 
     /// (category, room, item, key, value) of a leaf.
@@ -432,7 +514,7 @@ mod tests {
     /// Every leaf of `json`.
     fn leaves(json: &str) -> Result<Vec<LeafRow>, String> {
         let mut flat = FlatFile::default();
-        flatten(json.as_bytes(), &categories(), &mut flat)?;
+        flatten(json.as_bytes(), &rules(), &mut flat)?;
         Ok(flat
             .leaves
             .iter()
@@ -534,16 +616,54 @@ mod tests {
     }
 
     #[test]
-    fn parses_payload_datetime() {
+    fn drops_secret_keys_at_any_depth_and_counts_them() {
         let mut flat = FlatFile::default();
         flatten(
-            br#"{"datetime":"31.08.2023 21:44"}"#,
-            &categories(),
+            br#"{"user":"JimmyLoup","api_token":"t0p","Auth":{"Password":"p1"},
+                "plugs":{"Office":{"power":5,"apiKey":"k1","nested":{"session_TOKEN":"t2"}},
+                         "secret":{"power":1}},
+                "extra":[{"credentials":{"a":1}},{"ok":2}]}"#,
+            &rules(),
             &mut flat,
         )
         .unwrap();
+        let texts: Vec<String> = flat
+            .leaves
+            .iter()
+            .map(|l| flat.text(l.key).to_string())
+            .collect();
+        assert_eq!(texts, ["power", "ok"]);
+        assert_eq!(flat.secrets_dropped, 6);
+        let custom = FlattenRules {
+            secret_keys: SecretKeys::parse(" Power ,"),
+            ..rules()
+        };
+        flatten(
+            br#"{"plugs":{"Office":{"power":5,"total":1}}}"#,
+            &custom,
+            &mut flat,
+        )
+        .unwrap();
+        assert_eq!((flat.leaves.len(), flat.secrets_dropped), (1, 1));
+    }
+
+    #[test]
+    fn a_nul_character_quarantines_the_file() {
+        for json in [
+            r#"{"plugs":{"Office":{"type":"a\u0000b"}}}"#,
+            r#"{"plugs":{"Off\u0000ice":{"power":1}}}"#,
+        ] {
+            let error = leaves(json).unwrap_err();
+            assert!(error.contains("NUL character"), "{json}: {error}");
+        }
+    }
+
+    #[test]
+    fn parses_payload_datetime() {
+        let mut flat = FlatFile::default();
+        flatten(br#"{"datetime":"31.08.2023 21:44"}"#, &rules(), &mut flat).unwrap();
         assert_eq!(flat.payload_ts.unwrap().to_string(), "2023-08-31 21:44:00");
-        flatten(br#"{"datetime":"garbage"}"#, &categories(), &mut flat).unwrap();
+        flatten(br#"{"datetime":"garbage"}"#, &rules(), &mut flat).unwrap();
         assert_eq!(flat.payload_ts, None);
         assert_eq!(flat.leaves.len(), 1);
     }
@@ -573,7 +693,7 @@ mod tests {
         assert!(
             flatten(
                 br#"{"plugs":{"Office":{"power":1}},"motions":5}"#,
-                &categories(),
+                &rules(),
                 &mut flat
             )
             .is_err()

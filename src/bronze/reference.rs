@@ -90,7 +90,7 @@ pub async fn write_snapshots(
             report.count("unchanged_tables", 1);
             continue;
         }
-        lease.check()?;
+        lease.check().await?;
         session
             .lake()
             .write(TableWrite {

@@ -14,8 +14,8 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit}
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::RecordBatch;
 
-use super::engine::{LandingFormat, SourceFile};
-use super::flatten::{FlatFile, LeafValue, flatten};
+use super::engine::{LandingFormat, Parsed, SourceFile};
+use super::flatten::{FlatFile, FlattenRules, LeafValue, SecretKeys, flatten};
 use crate::lake::{PartitionValue, TableRef};
 use crate::sources::sensor_name::{LANDING_SENSORS, SensorFileName, parse_landing_path};
 
@@ -58,13 +58,18 @@ static SENSOR_READINGS: LazyLock<SchemaRef> = LazyLock::new(|| {
 
 /// Sensor JSON files.
 pub struct SensorFiles {
-    /// Top-level members checked structurally (the categories of the reference field map).
-    categories: HashSet<String>,
+    rules: FlattenRules,
 }
 
 impl SensorFiles {
-    pub fn new(categories: HashSet<String>) -> Self {
-        Self { categories }
+    /// `categories`: the top-level members checked structurally (the reference field map's).
+    pub fn new(categories: HashSet<String>, secret_keys: SecretKeys) -> Self {
+        Self {
+            rules: FlattenRules {
+                categories,
+                secret_keys,
+            },
+        }
     }
 }
 
@@ -130,10 +135,13 @@ impl LandingFormat for SensorFiles {
         bytes: &[u8],
         rows: &mut ReadingsBuilder,
         flat: &mut FlatFile,
-    ) -> Result<usize, String> {
-        flatten(bytes, &self.categories, flat)?;
+    ) -> Result<Parsed, String> {
+        flatten(bytes, &self.rules, flat)?;
         rows.append(file, flat);
-        Ok(flat.leaves.len())
+        Ok(Parsed {
+            rows: flat.leaves.len(),
+            secrets_dropped: flat.secrets_dropped,
+        })
     }
 
     fn finish(&self, rows: ReadingsBuilder) -> Result<RecordBatch, ArrowError> {
@@ -252,7 +260,10 @@ pub async fn build(
     let reference_dir = crate::transform::reference_dir();
     let categories = crate::transform::reference::sensor_categories(reference_dir.as_deref())?;
     super::engine::build(
-        Arc::new(SensorFiles::new(categories)),
+        Arc::new(SensorFiles::new(
+            categories,
+            SecretKeys::parse(&settings.secret_keys),
+        )),
         session,
         settings,
         lease,

@@ -17,7 +17,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit}
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::RecordBatch;
 
-use super::engine::{LandingFormat, SourceFile, days_since_epoch};
+use super::engine::{LandingFormat, Parsed, SourceFile, days_since_epoch};
 use crate::lake::{PartitionValue, TableRef};
 
 /// Name of the landing queue weather files are handed over in.
@@ -127,8 +127,11 @@ impl LandingFormat for WeatherFiles {
         bytes: &[u8],
         rows: &mut WeatherRowsBuilder,
         _scratch: &mut (),
-    ) -> Result<usize, String> {
-        parse_csv(file, bytes, rows)
+    ) -> Result<Parsed, String> {
+        parse_csv(file, bytes, rows).map(|rows| Parsed {
+            rows,
+            secrets_dropped: 0,
+        })
     }
 
     fn finish(&self, rows: WeatherRowsBuilder) -> Result<RecordBatch, ArrowError> {

@@ -64,9 +64,9 @@ pub async fn run(settings: &Settings, args: DemoArgs) -> Result<i32> {
         .await?;
     steps.extend(rebuilt);
     let summary = RunSummary::new(steps, started);
-    match args.format {
+    let code = match args.format {
         ReportFormat::Table => {
-            print_summary(&summary, args.format);
+            let code = print_summary(&summary, args.format);
             let mut table = comfy_table::Table::new();
             table.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY);
             table.set_header(["table", "rows"]);
@@ -87,19 +87,27 @@ pub async fn run(settings: &Settings, args: DemoArgs) -> Result<i32> {
                  cargo run --release -- publish",
                 lake.url()
             );
+            code
         }
-        ReportFormat::Json => println!(
-            "{}",
-            // One document: the run summary with the lake's tables and headline numbers.
-            serde_json::to_string_pretty(&serde_json::json!({
-                "summary": summary,
-                "tables": tables,
-                "headlines": json_rows(&headlines)?,
-            }))
-            .expect("json")
-        ),
-    }
-    Ok(0)
+        ReportFormat::Json => {
+            println!(
+                "{}",
+                // One document: the run summary with the lake's tables and headline numbers.
+                serde_json::to_string_pretty(&serde_json::json!({
+                    "summary": summary,
+                    "tables": tables,
+                    "headlines": json_rows(&headlines)?,
+                }))
+                .expect("json")
+            );
+            if summary.failed().next().is_some() {
+                super::output::EXIT_PARTIAL
+            } else {
+                0
+            }
+        }
+    };
+    Ok(code)
 }
 
 /// (table, rows) of every lake table, and the headline numbers of gold.

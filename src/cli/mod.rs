@@ -42,12 +42,24 @@ pub struct GlobalArgs {
     /// Lake root: a local folder or `s3://bucket/prefix` (S3/MinIO settings from the AWS_*
     /// variables: AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION,
     /// AWS_ALLOW_HTTP).
-    #[arg(long, env = "LAKE_URL", default_value = "./lake", global = true)]
+    #[arg(
+        long,
+        env = "LAKE_URL",
+        default_value = "./lake",
+        global = true,
+        hide_env_values = true
+    )]
     pub lake_url: String,
 
     /// Folder where the SMB share with the sensor JSON files is mounted.
-    #[arg(long, env = "SMB_PATH", global = true)]
+    #[arg(long, env = "SMB_PATH", global = true, hide_env_values = true)]
     pub smb_path: Option<PathBuf>,
+
+    /// fsync landing files on a local lake (before they are named, and their folders after each
+    /// batch), so raw data survives a power loss; `false` trades that for speed on bulk loads.
+    #[arg(long, env = "LANDING_FSYNC", default_value_t = true, global = true,
+          action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
+    pub landing_fsync: bool,
 
     /// House token of sensor file names to apartment id, `House=apartment,...` (case-insensitive).
     #[arg(long, env = "HOUSE_MAP", default_value = DEFAULT_HOUSE_MAP, global = true)]
@@ -109,6 +121,11 @@ pub struct GlobalArgs {
     #[arg(long, env = "BRONZE_BATCH_MB", default_value_t = 64, global = true)]
     pub bronze_batch_mb: u64,
 
+    /// A source file larger than this many MiB is landed as it is and quarantined in bronze
+    /// without being read (a real sensor file is 2 KiB, a forecast file 12 MiB).
+    #[arg(long, env = "MAX_SOURCE_FILE_MB", default_value_t = 64, global = true)]
+    pub max_source_file_mb: u64,
+
     /// Silver (apartment, date) partitions recomputed per commit; bounds memory of full rebuilds.
     #[arg(
         long,
@@ -120,7 +137,7 @@ pub struct GlobalArgs {
 
     /// Weather forecast source: `sftp://user@host:port/Meteo2` or a local folder. Without it, the
     /// SFTP_HOST/SFTP_PORT/SFTP_USER/SFTP_PATH settings describe the server.
-    #[arg(long, env = "WEATHER_SOURCE", global = true)]
+    #[arg(long, env = "WEATHER_SOURCE", global = true, hide_env_values = true)]
     pub weather_source: Option<String>,
 
     /// sFTP server host (when WEATHER_SOURCE is not set).
@@ -140,7 +157,7 @@ pub struct GlobalArgs {
     pub sftp_password: Option<String>,
 
     /// Private key file for sFTP public-key authentication (instead of a password).
-    #[arg(long, env = "SFTP_KEY_FILE", global = true)]
+    #[arg(long, env = "SFTP_KEY_FILE", global = true, hide_env_values = true)]
     pub sftp_key_file: Option<PathBuf>,
 
     /// Remote folder of the forecast files.
@@ -160,9 +177,29 @@ pub struct GlobalArgs {
     #[arg(long, env = "SFTP_MAX_RETRIES", default_value_t = 3, global = true)]
     pub sftp_max_retries: u32,
 
-    /// Seconds before the first sFTP retry; doubles with each retry, capped at an hour.
-    #[arg(long, env = "SFTP_RETRY_DELAY", default_value_t = 600, global = true)]
+    /// Seconds before the first sFTP retry; doubles with each retry.
+    #[arg(long, env = "SFTP_RETRY_DELAY", default_value_t = 5, global = true)]
     pub sftp_retry_delay: u64,
+
+    /// Seconds one run may spend waiting for retries of a source in all (the next run, or the
+    /// next scheduled window, retries a longer outage).
+    #[arg(
+        long,
+        env = "SOURCE_RETRY_BUDGET_SECS",
+        default_value_t = 120,
+        global = true
+    )]
+    pub source_retry_budget_secs: u64,
+
+    /// Seconds since its last modification before a forecast file is landed (younger files may
+    /// still be uploading and wait for the next run).
+    #[arg(
+        long,
+        env = "WEATHER_MIN_AGE_SECS",
+        default_value_t = 60,
+        global = true
+    )]
+    pub weather_min_age_secs: u64,
 
     /// Weather forecast rows for times before this year are dropped in silver.
     #[arg(long, env = "WEATHER_MIN_YEAR", default_value_t = 2023, global = true)]
@@ -196,10 +233,16 @@ pub struct GlobalArgs {
     #[arg(long, env = "DB_URL", global = true, hide_env_values = true)]
     pub db_url: Option<String>,
 
-    /// Publish creates the reader role and map row of a new apartment (reader_<apartment>).
+    /// Publish maps a new apartment to its reader role (reader_<apartment>) when that role exists;
+    /// `pg init` creates the roles (the app role may not).
     #[arg(long, env = "PG_AUTO_READERS", default_value_t = true, global = true,
           action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
     pub pg_auto_readers: bool,
+
+    /// Comma-separated words that make a sensor JSON key a secret: such members are dropped at
+    /// any depth before bronze (case-insensitive substring match) and counted.
+    #[arg(long, env = "SECRET_KEYS", default_value = crate::config::DEFAULT_SECRET_KEYS, global = true)]
+    pub secret_keys: String,
 
     /// Never draw progress bars (NO_PROGRESS=1/true/yes).
     #[arg(long, env = "NO_PROGRESS", global = true, action = clap::ArgAction::SetTrue,
@@ -211,6 +254,7 @@ impl GlobalArgs {
     pub fn settings(&self) -> Result<Settings> {
         let mut settings = Settings::for_lake(self.lake_url.clone());
         settings.smb_path = self.smb_path.clone().filter(|p| !p.as_os_str().is_empty());
+        settings.landing_fsync = self.landing_fsync;
         settings.house_map = HouseMap::parse(&self.house_map)?;
         settings.sensor_timezone = parse_timezone(&self.sensor_timezone, "SENSOR_TIMEZONE")?;
         settings.threads = self.threads.unwrap_or_else(default_threads).max(1);
@@ -219,15 +263,18 @@ impl GlobalArgs {
         settings.scan_idle = Duration::from_secs(self.sensor_scan_idle_min * 60);
         settings.bronze_batch_files = self.bronze_batch_files.max(1);
         settings.bronze_batch_bytes = self.bronze_batch_mb.max(1) << 20;
+        settings.max_source_file_bytes = self.max_source_file_mb.max(1) << 20;
         settings.silver_partitions_per_commit = self.silver_partitions_per_commit.max(1);
         settings.weather = self.weather_source()?;
         settings.weather_min_year = self.weather_min_year;
+        settings.weather_min_age = Duration::from_secs(self.weather_min_age_secs);
         settings.reference = self.reference_source()?;
         settings.reporting_timezone =
             parse_timezone(&self.reporting_timezone, "REPORTING_TIMEZONE")?;
         settings.weather_sites = parse_weather_sites(&self.gold_weather_sites)?;
         settings.db_url = self.db_url.clone().filter(|u| !u.trim().is_empty());
         settings.pg_auto_readers = self.pg_auto_readers;
+        settings.secret_keys = self.secret_keys.clone();
         Ok(settings)
     }
 
@@ -336,6 +383,7 @@ impl GlobalArgs {
             accept_new_host: self.sftp_accept_new_host,
             max_retries: self.sftp_max_retries,
             retry_delay: Duration::from_secs(self.sftp_retry_delay),
+            retry_budget: Duration::from_secs(self.source_retry_budget_secs),
         }
     }
 }

@@ -69,8 +69,12 @@ pub fn write_batches(
     Ok(())
 }
 
-/// Print a run summary on stdout.
-pub fn print_summary(summary: &RunSummary, format: ReportFormat) {
+/// Exit code of a command some of whose steps failed while the others were done (`rebuild`
+/// with a source down).
+pub const EXIT_PARTIAL: i32 = 3;
+
+/// Print a run summary on stdout; the exit code it calls for (0, or [`EXIT_PARTIAL`]).
+pub fn print_summary(summary: &RunSummary, format: ReportFormat) -> i32 {
     match format {
         ReportFormat::Table => println!("{}", summary.to_table()),
         ReportFormat::Json => println!(
@@ -84,4 +88,13 @@ pub fn print_summary(summary: &RunSummary, format: ReportFormat) {
             summary.warnings()
         );
     }
+    let failed: Vec<&str> = summary.failed().map(|s| s.step.as_str()).collect();
+    if failed.is_empty() {
+        return 0;
+    }
+    eprintln!(
+        "error: {} failed (see the summary); the other steps were done",
+        failed.join(", ")
+    );
+    EXIT_PARTIAL
 }

@@ -28,8 +28,10 @@ pub async fn generate(args: GenerateArgs) -> Result<i32> {
         .map_err(|e| {
             crate::error::Error::io("generator thread", std::io::Error::other(e.to_string()))
         })??;
-    print_summary(&RunSummary::new(generated.reports, started), args.format);
-    Ok(0)
+    Ok(print_summary(
+        &RunSummary::new(generated.reports, started),
+        args.format,
+    ))
 }
 
 /// A writer's view of the lake: settings, the opened lake and the held lease.
@@ -70,8 +72,7 @@ async fn write_and_report(
 ) -> Result<i32> {
     let started = Instant::now();
     let steps = Writer::open(settings, command).await?.run(work).await?;
-    print_summary(&RunSummary::new(steps, started), format);
-    Ok(0)
+    Ok(print_summary(&RunSummary::new(steps, started), format))
 }
 
 pub async fn ingest_sensors(settings: &Settings, full: bool, format: ReportFormat) -> Result<i32> {
@@ -170,31 +171,67 @@ pub(super) async fn build_layers(
 }
 
 /// Ingest every configured source (an unconfigured one is skipped with a note), then build.
+/// Each source and the publish fail on their own: an unreachable sFTP, MySQL or PostgreSQL is
+/// reported (and the exit code says so) while everything else is still built.
 pub(super) async fn rebuild_all(writer: &Writer, full: bool) -> Result<Vec<StepReport>> {
     let (lake, settings, lease) = (&writer.lake, &writer.settings, &writer.lease);
     let mut steps = Vec::new();
     if settings.smb_path.is_some() {
-        steps.push(sources::smb::ingest(lake, settings, lease, full).await?);
+        steps.push(
+            isolated(
+                "ingest sensors",
+                sources::smb::ingest(lake, settings, lease, full),
+            )
+            .await?,
+        );
     } else {
         steps.push(skipped("ingest sensors", "SMB_PATH"));
     }
     if settings.weather.is_some() {
-        steps.push(sources::weather::ingest(lake, settings, lease).await?);
+        steps.push(
+            isolated(
+                "ingest weather",
+                sources::weather::ingest(lake, settings, lease),
+            )
+            .await?,
+        );
     } else {
         steps.push(skipped("ingest weather", "WEATHER_SOURCE"));
     }
     // Landing steps write no tables, so one session opened now serves the snapshot and the build.
     let session = transform::open_session(lake, settings).await?;
     match &settings.reference {
-        Some(source) => steps.push(snapshot_reference(writer, &session, source).await?),
+        Some(source) => steps.push(
+            isolated(
+                "ingest reference",
+                snapshot_reference(writer, &session, source),
+            )
+            .await?,
+        ),
         None => steps.push(skipped("ingest reference", "MYSQL_URL or REFERENCE_SOURCE")),
     }
     steps.extend(build_layers(writer, &session, BuildLayer::All, full).await?);
     match &settings.db_url {
-        Some(url) => steps.push(publish_gold(&session, settings, url, full).await?),
+        Some(url) => {
+            steps.push(isolated("publish", publish_gold(&session, settings, url, full)).await?)
+        }
         None => steps.push(skipped("publish", "DB_URL")),
     }
     Ok(steps)
+}
+
+/// A step that may fail without stopping the command: its failure becomes its report. Losing
+/// the writer lease still stops everything (another writer owns the lake now).
+async fn isolated<E: Into<Error>>(
+    step: &str,
+    work: impl Future<Output = std::result::Result<StepReport, E>>,
+) -> Result<StepReport> {
+    let started = Instant::now();
+    match work.await.map_err(Into::into) {
+        Ok(report) => Ok(report),
+        Err(error) if super::is_locked(&error) => Err(error),
+        Err(error) => Ok(StepReport::failed(step, &error.to_string(), started)),
+    }
 }
 
 async fn publish_gold(
@@ -223,8 +260,10 @@ pub async fn publish(settings: &Settings, args: PublishArgs) -> Result<i32> {
     let lake = Lake::open(&settings.lake_url)?;
     let session = transform::open_session(&lake, settings).await?;
     let step = publish_gold(&session, settings, url, args.full).await?;
-    print_summary(&RunSummary::new(vec![step], started), args.format);
-    Ok(0)
+    Ok(print_summary(
+        &RunSummary::new(vec![step], started),
+        args.format,
+    ))
 }
 
 /// `datacycle pg init`.
@@ -240,11 +279,10 @@ pub async fn pg_init(settings: &Settings, args: PgInitArgs) -> Result<i32> {
         .collect();
     let mut report = StepReport::new("pg init");
     report.notes = publish::init::init(&admin, &app, &apartments).await?;
-    print_summary(
+    Ok(print_summary(
         &RunSummary::new(vec![report.finish(started)], started),
         args.format,
-    );
-    Ok(0)
+    ))
 }
 
 /// The report of a source that is not configured.

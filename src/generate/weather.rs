@@ -38,6 +38,16 @@ pub fn generate(dir: &Path, options: &GenerateOptions) -> Result<StepReport> {
             let text = forecast_file(issue, options.weather_sites as usize, options.seed, day);
             let path = dir.join(format!("Pred_{}.csv", issue.format("%Y-%m-%d")));
             std::fs::write(&path, text.as_bytes()).map_err(io_error(&path))?;
+            // Uploaded at 06:00 UTC of the issue day, as the real files are: a file that just
+            // changed may still be uploading, and ingest leaves it for later.
+            let uploaded = issue.and_hms_opt(6, 0, 0).expect("valid time").and_utc();
+            let uploaded = std::time::UNIX_EPOCH
+                + std::time::Duration::from_secs(uploaded.timestamp().max(0) as u64);
+            std::fs::File::options()
+                .write(true)
+                .open(&path)
+                .and_then(|f| f.set_modified(uploaded))
+                .map_err(io_error(&path))?;
             Ok((text.lines().count() as u64 - 1, text.len() as u64))
         })
         .collect();

@@ -3,7 +3,9 @@
 //! after a crash. Landing 200,000 sensor files that way spent a fifth of its time in
 //! `rename`. Here the bytes go to an unnamed inode of the target folder (`O_TMPFILE`) that is
 //! linked under its final name once complete: readers see no file or the whole file, and a
-//! crash leaves nothing behind.
+//! crash leaves nothing behind. With `sync`, the bytes reach the disk before the name exists,
+//! so a power loss cannot leave a named file without its content (the folder itself is synced
+//! by the caller, once per batch: see [`sync_folders`]).
 
 use std::ffi::CString;
 use std::fs::{File, OpenOptions};
@@ -24,7 +26,17 @@ pub enum Created {
 }
 
 /// Create `path` holding `bytes`; its folder is created when missing.
-pub fn create_atomically(path: &Path, bytes: &[u8]) -> io::Result<Created> {
+pub fn create_atomically(path: &Path, bytes: &[u8], sync: bool) -> io::Result<Created> {
+    create_atomically_with(path, sync, |file| file.write_all(bytes))
+}
+
+/// Create `path` with the content `write` puts into it (e.g. a stream copy of a file too large
+/// to hold in memory).
+pub fn create_atomically_with(
+    path: &Path,
+    sync: bool,
+    write: impl FnOnce(&mut File) -> io::Result<()>,
+) -> io::Result<Created> {
     let Some(folder) = path.parent() else {
         return Ok(Created::Fallback);
     };
@@ -40,8 +52,28 @@ pub fn create_atomically(path: &Path, bytes: &[u8]) -> io::Result<Created> {
         Err(e) if unsupported(&e) => return Ok(Created::Fallback),
         Err(e) => return Err(e),
     };
-    file.write_all(bytes)?;
+    write(&mut file)?;
+    if sync {
+        file.sync_data()?;
+    }
     link(&file, path)
+}
+
+/// Make the names created in `folders` durable (fsync of each folder).
+pub fn sync_folders<'a>(folders: impl IntoIterator<Item = &'a Path>) -> io::Result<()> {
+    for folder in folders {
+        File::open(folder)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// Make an existing file and its name durable.
+pub fn sync_file(path: &Path) -> io::Result<()> {
+    File::open(path)?.sync_data()?;
+    match path.parent() {
+        Some(folder) => sync_folders([folder]),
+        None => Ok(()),
+    }
 }
 
 fn open_unnamed(folder: &Path) -> io::Result<File> {
@@ -93,10 +125,10 @@ mod tests {
     fn creates_whole_files_and_leaves_existing_ones_to_the_fallback() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a/b/file.json");
-        assert_eq!(create_atomically(&path, b"{}").unwrap(), Created::Yes);
+        assert_eq!(create_atomically(&path, b"{}", true).unwrap(), Created::Yes);
         assert_eq!(std::fs::read(&path).unwrap(), b"{}");
         assert_eq!(
-            create_atomically(&path, b"longer").unwrap(),
+            create_atomically(&path, b"longer", false).unwrap(),
             Created::Fallback
         );
         assert_eq!(std::fs::read(&path).unwrap(), b"{}", "never half-replaced");

@@ -5,7 +5,13 @@
 //! creating the next generation with a create-if-absent put, which exactly one contender wins on
 //! a local disk and on S3 alike. The holder renews its object periodically; a lease that is
 //! released, expired, or held by a dead process on this host can be taken over. A holder that
-//! finds a newer generation has been fenced out and stops before its next commit.
+//! finds a newer generation has been fenced out and stops before its next commit: every commit
+//! first re-reads the newest generation.
+//!
+//! Expiry is measured on the store's clock only (the lease object's last modification against a
+//! probe object written just now), so a holder or contender with a wrong clock cannot make a
+//! live lease look stale. "Dead process on this host" needs the same boot and the same pid
+//! namespace, not only the same host name (containers often share one).
 
 use object_store::ObjectStoreExt;
 use std::sync::Arc;
@@ -22,6 +28,8 @@ use tokio::task::JoinHandle;
 use super::{Lake, LakeError, Result};
 
 const LOCK_DIR: &str = "_ops/lock";
+/// Where the store's current time is read (a probe object written and removed again).
+const CLOCK_DIR: &str = "_ops/clock";
 /// A lease not renewed for this long is stale.
 const LEASE_TTL: Duration = Duration::from_secs(120);
 const RENEW_EVERY: Duration = Duration::from_secs(20);
@@ -30,6 +38,13 @@ const RENEW_EVERY: Duration = Duration::from_secs(20);
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct LeaseHolder {
     pub host: String,
+    /// `/proc/sys/kernel/random/boot_id` of the holder's machine: same host name, other boot id
+    /// means another machine (or container host).
+    #[serde(default)]
+    pub boot_id: Option<String>,
+    /// The holder's pid namespace (`/proc/self/ns/pid`): pids compare only within one.
+    #[serde(default)]
+    pub pid_namespace: Option<String>,
     pub pid: u32,
     /// Start time of the process (clock ticks since boot), to tell a live holder from a new
     /// process that reused its pid.
@@ -46,6 +61,8 @@ impl LeaseHolder {
         let pid = std::process::id();
         Self {
             host: hostname(),
+            boot_id: boot_id(),
+            pid_namespace: pid_namespace(),
             pid,
             pid_start: process_start_ticks(pid),
             command: command.to_string(),
@@ -55,17 +72,22 @@ impl LeaseHolder {
         }
     }
 
-    /// Whether another process may take the lease over.
-    fn is_stale(&self, now: DateTime<Utc>) -> bool {
-        if self.released {
-            return true;
-        }
-        let expired = now
-            .signed_duration_since(self.renewed_at)
-            .to_std()
-            .unwrap_or_default()
-            > LEASE_TTL;
-        expired || (self.host == hostname() && !process_is_alive(self.pid, self.pid_start))
+    /// Whether another process may take the lease over; `age`: how long ago (on the store's
+    /// clock) the lease object was last written.
+    fn is_stale(&self, age: Duration) -> bool {
+        self.released
+            || age > LEASE_TTL
+            || (self.is_local() && !process_is_alive(self.pid, self.pid_start))
+    }
+
+    /// Whether the holder's pid means a process this one can look up: the same host, boot and
+    /// pid namespace.
+    fn is_local(&self) -> bool {
+        self.host == hostname()
+            && self.boot_id.is_some()
+            && self.boot_id == boot_id()
+            && self.pid_namespace.is_some()
+            && self.pid_namespace == pid_namespace()
     }
 }
 
@@ -87,6 +109,8 @@ impl std::fmt::Display for LeaseHolder {
 pub struct WriterLease {
     store: Arc<dyn ObjectStore>,
     path: Path,
+    dir: Path,
+    generation: u64,
     holder: LeaseHolder,
     lost: Arc<AtomicBool>,
     renewer: Option<JoinHandle<()>>,
@@ -101,8 +125,19 @@ impl WriterLease {
         let mut announced = false;
         loop {
             let latest = latest_lease(&store, &dir).await?;
-            let next_generation = latest.as_ref().map_or(1, |(g, _)| g + 1);
-            let free = latest.as_ref().is_none_or(|(_, h)| h.is_stale(Utc::now()));
+            let next_generation = latest.as_ref().map_or(1, |l| l.generation + 1);
+            let free = match &latest {
+                None => true,
+                Some(lease) if lease.holder.released => true,
+                Some(lease) => {
+                    let now = store_now(&store, &lake.path(CLOCK_DIR)).await?;
+                    let age = now
+                        .signed_duration_since(lease.written)
+                        .to_std()
+                        .unwrap_or_default();
+                    lease.holder.is_stale(age)
+                }
+            };
             if free {
                 let holder = LeaseHolder::current(command);
                 let path = dir.clone().join(lease_name(next_generation));
@@ -115,12 +150,13 @@ impl WriterLease {
                     .await;
                 match put {
                     Ok(_) => {
-                        if let Some((g, stale)) = &latest
-                            && !stale.released
+                        if let Some(stale) = &latest
+                            && !stale.holder.released
                         {
                             tracing::warn!(
-                                generation = g,
-                                "took over a stale writer lease held by {stale}"
+                                generation = stale.generation,
+                                "took over a stale writer lease held by {}",
+                                stale.holder
                             );
                         }
                         remove_older(&store, &dir, next_generation).await;
@@ -131,7 +167,7 @@ impl WriterLease {
                     Err(e) => return Err(e.into()),
                 }
             }
-            let holder = latest.map(|(_, h)| h).expect("a busy lease has a holder");
+            let holder = latest.map(|l| l.holder).expect("a busy lease has a holder");
             if tokio::time::Instant::now() >= deadline {
                 return Err(LakeError::Locked {
                     holder: holder.to_string(),
@@ -155,7 +191,7 @@ impl WriterLease {
         let lost = Arc::new(AtomicBool::new(false));
         let renewer = tokio::spawn(renew_loop(
             store.clone(),
-            dir,
+            dir.clone(),
             path.clone(),
             holder.clone(),
             generation,
@@ -164,20 +200,32 @@ impl WriterLease {
         Self {
             store,
             path,
+            dir,
+            generation,
             holder,
             lost,
             renewer: Some(renewer),
         }
     }
 
-    /// Fail if another process took the lease over; call before every commit.
-    pub fn check(&self) -> Result<()> {
-        if self.lost.load(Ordering::SeqCst) {
-            return Err(LakeError::LeaseLost {
-                holder: "another writer".into(),
-            });
+    /// Fail if another process took the lease over; call before every commit. Reads the newest
+    /// generation from the store (one listing), so a takeover is noticed at the next commit,
+    /// not at the next renewal.
+    pub async fn check(&self) -> Result<()> {
+        if !self.lost.load(Ordering::SeqCst) {
+            match latest_lease(&self.store, &self.dir).await? {
+                Some(latest) if latest.generation != self.generation => {
+                    self.lost.store(true, Ordering::SeqCst);
+                    return Err(LakeError::LeaseLost {
+                        holder: latest.holder.to_string(),
+                    });
+                }
+                _ => return Ok(()),
+            }
         }
-        Ok(())
+        Err(LakeError::LeaseLost {
+            holder: "another writer".into(),
+        })
     }
 
     /// Who holds this lease.
@@ -213,7 +261,7 @@ impl Drop for WriterLease {
 pub async fn current_holder(lake: &Lake) -> Result<Option<LeaseHolder>> {
     Ok(latest_lease(lake.root_store(), &lake.path(LOCK_DIR))
         .await?
-        .map(|(_, h)| h))
+        .map(|l| l.holder))
 }
 
 async fn renew_loop(
@@ -227,7 +275,8 @@ async fn renew_loop(
     loop {
         tokio::time::sleep(RENEW_EVERY).await;
         match latest_lease(&store, &dir).await {
-            Ok(Some((g, _))) if g > generation => {
+            Ok(Some(latest)) if latest.generation > generation => {
+                let g = latest.generation;
                 tracing::error!("the writer lease was taken over (generation {g}); stopping");
                 lost.store(true, Ordering::SeqCst);
                 return;
@@ -250,11 +299,16 @@ fn to_payload(holder: &LeaseHolder) -> PutPayload {
     PutPayload::from(serde_json::to_vec_pretty(holder).expect("lease serializes"))
 }
 
-/// The newest lease (generation, holder) in `dir`.
-async fn latest_lease(
-    store: &Arc<dyn ObjectStore>,
-    dir: &Path,
-) -> Result<Option<(u64, LeaseHolder)>> {
+/// A lease object as found in the store.
+struct FoundLease {
+    generation: u64,
+    holder: LeaseHolder,
+    /// When the store last wrote it (the store's clock).
+    written: DateTime<Utc>,
+}
+
+/// The newest lease in `dir`.
+async fn latest_lease(store: &Arc<dyn ObjectStore>, dir: &Path) -> Result<Option<FoundLease>> {
     let objects: Vec<_> = store.list(Some(dir)).try_collect().await?;
     let latest = objects
         .iter()
@@ -265,10 +319,10 @@ async fn latest_lease(
                 .strip_suffix(".json")?
                 .parse::<u64>()
                 .ok()?;
-            Some((generation, o.location.clone()))
+            Some((generation, o.location.clone(), o.last_modified))
         })
-        .max_by_key(|(g, _)| *g);
-    let Some((generation, path)) = latest else {
+        .max_by_key(|(g, _, _)| *g);
+    let Some((generation, path, written)) = latest else {
         return Ok(None);
     };
     let bytes = match store.get(&path).await {
@@ -283,7 +337,22 @@ async fn latest_lease(
         context: format!("writer lease {path}"),
         message: e.to_string(),
     })?;
-    Ok(Some((generation, holder)))
+    Ok(Some(FoundLease {
+        generation,
+        holder,
+        written,
+    }))
+}
+
+/// The store's current time: the modification time of a probe object written now.
+async fn store_now(store: &Arc<dyn ObjectStore>, dir: &Path) -> Result<DateTime<Utc>> {
+    let probe = dir
+        .clone()
+        .join(format!("probe-{}", uuid::Uuid::new_v4().simple()));
+    store.put(&probe, PutPayload::from_static(b"")).await?;
+    let meta = store.head(&probe).await;
+    let _ = store.delete(&probe).await;
+    Ok(meta?.last_modified)
 }
 
 /// Best-effort removal of superseded lease objects.
@@ -310,6 +379,19 @@ async fn remove_older(store: &Arc<dyn ObjectStore>, dir: &Path, generation: u64)
 
 fn hostname() -> String {
     gethostname::gethostname().to_string_lossy().into_owned()
+}
+
+fn boot_id() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .ok()
+        .map(|id| id.trim().to_string())
+        .filter(|id| !id.is_empty())
+}
+
+fn pid_namespace() -> Option<String> {
+    std::fs::read_link("/proc/self/ns/pid")
+        .ok()
+        .map(|link| link.to_string_lossy().into_owned())
 }
 
 /// Start time of `pid` in clock ticks since boot (field 22 of `/proc/<pid>/stat`).

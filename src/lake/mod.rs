@@ -143,11 +143,12 @@ impl Lake {
     /// Write `bytes` to `relative` atomically (readers see the whole file or none), replacing
     /// a file that is there. Blocking: for worker threads outside the runtime. On a local lake a
     /// new file is created without a staging name (see `local_file`), anything else goes
-    /// through object_store.
-    pub fn put_blocking(&self, relative: &str, bytes: Vec<u8>) -> Result<()> {
+    /// through object_store. `sync`: on a local lake the bytes are on disk before the name
+    /// appears; the caller then syncs the folders ([`Lake::sync_folders`]).
+    pub fn put_blocking(&self, relative: &str, bytes: Vec<u8>, sync: bool) -> Result<()> {
         if let Some(root) = &self.local_root {
             let path = root.join(relative);
-            match local_file::create_atomically(&path, &bytes) {
+            match local_file::create_atomically(&path, &bytes, sync) {
                 Ok(local_file::Created::Yes) => return Ok(()),
                 Ok(local_file::Created::Fallback) => {}
                 Err(source) => {
@@ -163,7 +164,81 @@ impl Lake {
             .root_store
             .put(&target, object_store::PutPayload::from(bytes));
         futures::executor::block_on(put)?;
+        if sync {
+            self.sync_file(relative)?;
+        }
         Ok(())
+    }
+
+    /// Stream the file `source` into the local lake at `relative` without holding it in memory
+    /// (a file too large to parse, landed to be kept and quarantined); `None` when `source` is
+    /// gone. Other lakes: `Ok(None)` is never returned, the caller must not ask.
+    pub fn copy_in_blocking(
+        &self,
+        relative: &str,
+        source: &std::path::Path,
+        sync: bool,
+    ) -> Result<Option<u64>> {
+        let root = self
+            .local_root
+            .as_ref()
+            .expect("copy_in_blocking needs a local lake");
+        let path = root.join(relative);
+        let write_error = |source| LakeError::Write {
+            path: path.display().to_string(),
+            source,
+        };
+        let mut input = match std::fs::File::open(source) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(write_error(e)),
+        };
+        let mut copied = 0;
+        let created = local_file::create_atomically_with(&path, sync, |file| {
+            copied = std::io::copy(&mut input, file)?;
+            Ok(())
+        })
+        .map_err(write_error)?;
+        if created == local_file::Created::Fallback {
+            // Replacing an existing file: copy beside it and rename over it.
+            let staging = path.with_extension("partial");
+            copied = std::fs::copy(source, &staging).map_err(write_error)?;
+            std::fs::rename(&staging, &path).map_err(write_error)?;
+            if sync {
+                local_file::sync_file(&path).map_err(write_error)?;
+            }
+        }
+        Ok(Some(copied))
+    }
+
+    /// On a local lake, make the file `relative` and its name durable (object stores are
+    /// durable once a put returns).
+    pub fn sync_file(&self, relative: &str) -> Result<()> {
+        let Some(root) = &self.local_root else {
+            return Ok(());
+        };
+        let path = root.join(relative);
+        local_file::sync_file(&path).map_err(|source| LakeError::Write {
+            path: path.display().to_string(),
+            source,
+        })
+    }
+
+    /// On a local lake, make the names created in the folders of `relatives` durable.
+    pub fn sync_folders<'a>(&self, relatives: impl IntoIterator<Item = &'a str>) -> Result<()> {
+        let Some(root) = &self.local_root else {
+            return Ok(());
+        };
+        let folders: std::collections::BTreeSet<std::path::PathBuf> = relatives
+            .into_iter()
+            .filter_map(|r| root.join(r).parent().map(std::path::Path::to_path_buf))
+            .collect();
+        local_file::sync_folders(folders.iter().map(std::path::PathBuf::as_path)).map_err(
+            |source| LakeError::Write {
+                path: root.display().to_string(),
+                source,
+            },
+        )
     }
 
     /// The store rooted at the bucket (or file system root).
@@ -210,9 +285,9 @@ mod tests {
     fn put_blocking_creates_then_replaces_whole_files() {
         let dir = tempfile::tempdir().unwrap();
         let lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
-        lake.put_blocking("landing/x/a.json", b"1".to_vec())
+        lake.put_blocking("landing/x/a.json", b"1".to_vec(), true)
             .unwrap();
-        lake.put_blocking("landing/x/a.json", b"22".to_vec())
+        lake.put_blocking("landing/x/a.json", b"22".to_vec(), true)
             .unwrap();
         let folder = dir.path().join("landing/x");
         assert_eq!(std::fs::read(folder.join("a.json")).unwrap(), b"22");

@@ -2,7 +2,8 @@
 //! paths it is about to write *before* writing them, and the bronze step acknowledges a queue
 //! entry only after its rows are committed. A crash anywhere in between leaves the entry in the
 //! queue, so nothing landed is ever forgotten, and bronze never needs to list all of landing on
-//! a routine tick.
+//! a routine tick. An entry whose file never landed (a copy that crashed or failed) stays queued
+//! until the source lands it or finds it gone from the source ([`LandingQueue::forget`]).
 
 use futures::TryStreamExt;
 use object_store::ObjectStoreExt;
@@ -103,6 +104,24 @@ impl<'a> LandingQueue<'a> {
             files,
             objects: paths,
         })
+    }
+
+    /// Remove `paths` from the queue: the other pending entries are rewritten into one new object
+    /// first, then the old objects are removed (a crash in between leaves duplicates, which
+    /// [`LandingQueue::snapshot`] merges).
+    pub async fn forget(&self, paths: &std::collections::HashSet<String>) -> Result<()> {
+        if paths.is_empty() {
+            return Ok(());
+        }
+        let snapshot = self.snapshot().await?;
+        let kept: Vec<QueuedFile> = snapshot
+            .files
+            .iter()
+            .filter(|f| !paths.contains(&f.path))
+            .cloned()
+            .collect();
+        self.enqueue(&kept).await?;
+        self.acknowledge(snapshot).await
     }
 
     /// Remove the queue objects of `snapshot`; entries enqueued since stay pending.

@@ -92,7 +92,18 @@ impl LakeSession {
         alias: &str,
     ) -> Result<()> {
         let delta = self.lake.open_table_version(table, version).await?;
-        let provider = self.provider(&delta, table).await?;
+        self.register_snapshot(&delta, table, alias).await
+    }
+
+    /// Register the snapshot `delta` of `table` under the name `alias`, so that what is read
+    /// through it is exactly that version (publish records the version it copied).
+    pub async fn register_snapshot(
+        &self,
+        delta: &deltalake::DeltaTable,
+        table: &TableRef,
+        alias: &str,
+    ) -> Result<()> {
+        let provider = self.provider(delta, table).await?;
         self.ctx.deregister_table(alias)?;
         self.ctx.register_table(alias, provider)?;
         Ok(())

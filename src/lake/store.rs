@@ -57,6 +57,7 @@ fn open_s3(url: Url) -> std::result::Result<(Url, Arc<dyn ObjectStore>, Path), S
         .filter(|b| !b.is_empty())
         .ok_or("missing bucket name")?
         .to_string();
+    check_s3_credentials()?;
     if let Ok(secret) = std::env::var("AWS_SECRET_ACCESS_KEY") {
         secrets::register(&secret);
     }
@@ -78,6 +79,43 @@ fn open_s3(url: Url) -> std::result::Result<(Url, Arc<dyn ObjectStore>, Path), S
         &trimmed
     });
     Ok((root, Arc::new(store), prefix))
+}
+
+/// Refuse an S3 lake without credentials before any request: the credential chains of
+/// object_store and deltalake (aws-config) would otherwise end at the instance metadata
+/// endpoint and fail with an opaque 403 from 169.254.169.254, or hang where it is unreachable.
+/// The instance role is used only when asked for with AWS_EC2_METADATA_DISABLED=false (the
+/// binary sets it to true otherwise, which aws-config honours; object_store only goes there
+/// without other credentials, which this check rules out).
+fn check_s3_credentials() -> std::result::Result<(), String> {
+    let set = |key: &str| std::env::var(key).is_ok_and(|v| !v.trim().is_empty());
+    let yes = |key: &str| {
+        std::env::var(key)
+            .is_ok_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
+    };
+    let no = |key: &str| {
+        std::env::var(key)
+            .is_ok_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "0" | "false" | "no"))
+    };
+    let keys = set("AWS_ACCESS_KEY_ID") && set("AWS_SECRET_ACCESS_KEY");
+    let other = yes("AWS_SKIP_SIGNATURE")
+        || set("AWS_WEB_IDENTITY_TOKEN_FILE")
+        || set("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+        || set("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+        || no("AWS_EC2_METADATA_DISABLED");
+    if keys || other {
+        return Ok(());
+    }
+    let half = match (set("AWS_ACCESS_KEY_ID"), set("AWS_SECRET_ACCESS_KEY")) {
+        (true, false) => " (AWS_ACCESS_KEY_ID is set, AWS_SECRET_ACCESS_KEY is not)",
+        (false, true) => " (AWS_SECRET_ACCESS_KEY is set, AWS_ACCESS_KEY_ID is not)",
+        _ => "",
+    };
+    Err(format!(
+        "no S3 credentials{half}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or \
+         AWS_SKIP_SIGNATURE=true for a public bucket, or AWS_EC2_METADATA_DISABLED=false to use \
+         the EC2 instance role"
+    ))
 }
 
 /// Options deltalake needs on top of the store: on S3 the commit protocol relies on conditional

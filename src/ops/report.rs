@@ -20,6 +20,10 @@ pub struct StepReport {
     pub counters: BTreeMap<String, u64>,
     /// One line per notable event (a skipped source, a quarantined file).
     pub notes: Vec<String>,
+    /// Why the step failed, when it failed on its own and the command went on without it (an
+    /// unreachable source in `rebuild`); secrets masked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 impl StepReport {
@@ -50,6 +54,19 @@ impl StepReport {
         self.count(counter, 1);
         self.warnings += 1;
         self.notes.push(message);
+    }
+
+    /// The report of a step that failed with `error` after `started`.
+    pub fn failed(step: impl Into<String>, error: &str, started: Instant) -> Self {
+        let error = super::secrets::redact(error).into_owned();
+        let step = step.into();
+        tracing::error!("{step} failed: {error}");
+        Self {
+            step,
+            error: Some(error),
+            ..Default::default()
+        }
+        .finish(started)
     }
 
     pub fn counter(&self, counter: &str) -> u64 {
@@ -83,6 +100,11 @@ impl RunSummary {
         self.steps.iter().map(|s| s.warnings).sum()
     }
 
+    /// The steps that failed on their own.
+    pub fn failed(&self) -> impl Iterator<Item = &StepReport> {
+        self.steps.iter().filter(|s| s.error.is_some())
+    }
+
     /// Human-readable table of the steps.
     pub fn to_table(&self) -> String {
         let mut table = comfy_table::Table::new();
@@ -91,8 +113,12 @@ impl RunSummary {
             "step", "files", "rows", "bytes", "seconds", "rows/s", "warnings",
         ]);
         for s in &self.steps {
+            let name = match s.error {
+                Some(_) => format!("{} (FAILED)", s.step),
+                None => s.step.clone(),
+            };
             table.add_row([
-                s.step.clone(),
+                name,
                 s.files.to_string(),
                 s.rows.to_string(),
                 human_bytes(s.bytes),
@@ -110,6 +136,9 @@ impl RunSummary {
             }
             for note in &s.notes {
                 out.push_str(&format!("\n{}: {}", s.step, note));
+            }
+            if let Some(error) = &s.error {
+                out.push_str(&format!("\n{}: FAILED: {error}", s.step));
             }
         }
         out.push_str(&format!("\ntotal: {:.2} s", self.seconds));

@@ -2,12 +2,21 @@
 //! create the app role and database of DB_URL, schema `gold` owned by the app role, the reader
 //! roles and the map table of row-level security. Every step checks first: running it again
 //! changes nothing (but the app role's password, which it sets to DB_URL's).
+//!
+//! The app role is an ordinary login without CREATEROLE (on PostgreSQL ≤ 15 that attribute is
+//! nearly superuser): roles are created here, by the admin connection, and `publish` only maps
+//! apartments to roles that exist. Passwords travel as SCRAM-SHA-256 verifiers, so a server that
+//! logs DDL never sees one in clear text.
+
+use std::collections::HashMap;
 
 use tokio_postgres::Client;
 
 use super::schema::{ADMIN_READER, reader_role};
 use super::{PublishError, Result, Server};
 use crate::transform::keys::surrogate_key_of;
+
+const SCHEMA: &str = include_str!("../../queries/publish/schema.sql");
 
 /// A PostgreSQL identifier, quoted.
 pub fn ident(name: &str) -> String {
@@ -29,21 +38,23 @@ pub async fn init(admin: &Server, app: &Server, apartments: &[String]) -> Result
                 .into(),
         ));
     }
+    let readers = reader_roles(apartments)?;
     let client = admin.connect().await?;
     let run = |what: &'static str| move |e: tokio_postgres::Error| admin.error(what, e);
-    let exists = client
-        .query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&role])
+    let exists = role_exists(&client, role)
         .await
-        .map_err(run("looking up the app role"))?
-        .is_some();
+        .map_err(run("looking up the app role"))?;
     let password = app
         .password()
-        .map(|p| format!(" PASSWORD {}", literal(&p)))
+        .map(|p| {
+            let verifier = postgres_protocol::password::scram_sha_256(p.as_bytes());
+            format!(" PASSWORD {}", literal(&verifier))
+        })
         .unwrap_or_default();
     let verb = if exists { "ALTER" } else { "CREATE" };
     client
         .batch_execute(&format!(
-            "{verb} ROLE {} LOGIN CREATEROLE{password}",
+            "{verb} ROLE {} LOGIN NOCREATEROLE NOCREATEDB NOSUPERUSER{password}",
             ident(role)
         ))
         .await
@@ -69,6 +80,24 @@ pub async fn init(admin: &Server, app: &Server, apartments: &[String]) -> Result
             .map_err(run("creating the database"))?;
         done.push(format!("database {database} created"));
     }
+    let mut created = 0;
+    for reader in std::iter::once(ADMIN_READER).chain(readers.values().map(String::as_str)) {
+        if !role_exists(&client, reader)
+            .await
+            .map_err(run("looking up reader roles"))?
+        {
+            // Another database's init may create the same (cluster-wide) role meanwhile.
+            client
+                .batch_execute(&format!(
+                    "DO $$ BEGIN CREATE ROLE {} LOGIN;
+                     EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$",
+                    ident(reader)
+                ))
+                .await
+                .map_err(run("creating reader roles"))?;
+            created += 1;
+        }
+    }
     drop(client);
 
     let in_database = admin.with_database(database);
@@ -85,92 +114,107 @@ pub async fn init(admin: &Server, app: &Server, apartments: &[String]) -> Result
 
     let client = app.connect().await?;
     prepare_schema(&client, app).await?;
-    let created = ensure_readers(&client, app, apartments).await?;
+    let mapped = map_readers(&client, app, apartments).await?;
     done.push(format!(
-        "schema gold, {} reader role(s) ({} new), gold.user_apartment_map",
-        apartments.len() + 1,
-        created
+        "schema gold, {} reader role(s) ({created} new), gold.user_apartment_map",
+        readers.len() + 1,
     ));
+    if !mapped.missing.is_empty() {
+        done.push(format!(
+            "reader roles missing: {}",
+            mapped.missing.join(", ")
+        ));
+    }
     Ok(done)
 }
 
-/// The map table of row-level security and the publish bookkeeping, owned by the app role.
-pub async fn prepare_schema(client: &Client, app: &Server) -> Result<()> {
-    client
-        .batch_execute(
-            "CREATE TABLE IF NOT EXISTS gold.user_apartment_map (
-                 role_name text NOT NULL,
-                 apartment_key bigint NOT NULL,
-                 PRIMARY KEY (role_name, apartment_key)
-             );
-             CREATE TABLE IF NOT EXISTS gold._datacycle_published (
-                 table_name text PRIMARY KEY,
-                 lake_version bigint NOT NULL,
-                 published_at timestamptz NOT NULL DEFAULT now()
-             );",
-        )
-        .await
-        .map_err(|e| {
-            app.error(
-                "preparing schema gold (run `datacycle pg init` with DB_ADMIN_URL first)",
-                e,
-            )
-        })
-}
-
-/// Create the missing reader roles (`reader_admin`, `reader_<apartment>`) and their map rows;
-/// returns how many roles were created.
-pub async fn ensure_readers(client: &Client, app: &Server, apartments: &[String]) -> Result<usize> {
-    let failed = |e: tokio_postgres::Error| app.error("creating reader roles", e);
-    let mut created = 0;
-    let roles = std::iter::once((ADMIN_READER.to_string(), None)).chain(
-        apartments
-            .iter()
-            .map(|a| (reader_role(a), Some(a.as_str()))),
-    );
-    for (role, apartment) in roles {
-        let exists = client
-            .query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&role])
-            .await
-            .map_err(failed)?
-            .is_some();
-        if !exists {
-            // Another database's publish may create the same (cluster-wide) role meanwhile.
-            client
-                .batch_execute(&format!(
-                    "DO $$ BEGIN CREATE ROLE {} LOGIN;
-                     EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$",
-                    ident(&role)
-                ))
-                .await
-                .map_err(failed)?;
-            created += 1;
-        }
-        client
-            .batch_execute(&format!("GRANT USAGE ON SCHEMA gold TO {}", ident(&role)))
-            .await
-            .map_err(failed)?;
-        let keys: Vec<i64> = match apartment {
-            Some(apartment) => vec![surrogate_key_of([apartment])],
-            None => apartments
-                .iter()
-                .map(|a| surrogate_key_of([a.as_str()]))
-                .collect(),
-        };
-        for key in keys {
-            client
-                .execute(
-                    "INSERT INTO gold.user_apartment_map (role_name, apartment_key)
-                     VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                    &[&role, &key],
-                )
-                .await
-                .map_err(failed)?;
+/// The reader role of every apartment; two apartments never share one.
+pub fn reader_roles(apartments: &[String]) -> Result<HashMap<String, String>> {
+    let mut by_role: HashMap<String, &str> = HashMap::new();
+    for apartment in apartments {
+        let role = reader_role(apartment);
+        if let Some(other) = by_role.insert(role.clone(), apartment)
+            && other != apartment
+        {
+            return Err(PublishError::Config(format!(
+                "apartments `{other}` and `{apartment}` would share the reader role {role}"
+            )));
         }
     }
-    client
-        .batch_execute("GRANT SELECT ON gold.user_apartment_map TO PUBLIC")
-        .await
-        .map_err(failed)?;
-    Ok(created)
+    Ok(by_role
+        .into_iter()
+        .map(|(role, apartment)| (apartment.to_string(), role))
+        .collect())
+}
+
+async fn role_exists(client: &Client, role: &str) -> Result<bool, tokio_postgres::Error> {
+    Ok(client
+        .query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&role])
+        .await?
+        .is_some())
+}
+
+/// The map table of row-level security (itself protected: a reader sees its own rows), the
+/// staging schema and the publish bookkeeping, owned by the app role.
+pub async fn prepare_schema(client: &Client, app: &Server) -> Result<()> {
+    client.batch_execute(SCHEMA).await.map_err(|e| {
+        app.error(
+            "preparing schema gold (run `datacycle pg init` with DB_ADMIN_URL first)",
+            e,
+        )
+    })
+}
+
+/// What [`map_readers`] did.
+pub struct MappedReaders {
+    /// Reader roles given schema access (existing roles only).
+    pub roles: usize,
+    /// Roles that do not exist (yet): `pg init` creates them.
+    pub missing: Vec<String>,
+}
+
+/// Map each apartment to its reader role and every apartment to `reader_admin`, for the roles
+/// that exist; the app role cannot create roles, so the others are reported.
+pub async fn map_readers(
+    client: &Client,
+    app: &Server,
+    apartments: &[String],
+) -> Result<MappedReaders> {
+    let failed = |e: tokio_postgres::Error| app.error("mapping reader roles", e);
+    let readers = reader_roles(apartments)?;
+    let mut mapped = MappedReaders {
+        roles: 0,
+        missing: Vec::new(),
+    };
+    let all_keys: Vec<i64> = apartments
+        .iter()
+        .map(|a| surrogate_key_of([a.as_str()]))
+        .collect();
+    let mut targets: Vec<(&str, Vec<i64>)> = vec![(ADMIN_READER, all_keys)];
+    for apartment in apartments {
+        targets.push((
+            readers[apartment].as_str(),
+            vec![surrogate_key_of([apartment.as_str()])],
+        ));
+    }
+    for (role, keys) in targets {
+        if !role_exists(client, role).await.map_err(failed)? {
+            mapped.missing.push(role.to_string());
+            continue;
+        }
+        client
+            .batch_execute(&format!("GRANT USAGE ON SCHEMA gold TO {}", ident(role)))
+            .await
+            .map_err(failed)?;
+        client
+            .execute(
+                "INSERT INTO gold.user_apartment_map (role_name, apartment_key)
+                 SELECT $1, unnest($2::bigint[]) ON CONFLICT DO NOTHING",
+                &[&role, &keys],
+            )
+            .await
+            .map_err(failed)?;
+        mapped.roles += 1;
+    }
+    Ok(mapped)
 }

@@ -139,6 +139,17 @@ impl Server {
             .map_err(|e| self.error("invalid connection settings", e))?;
         config.connect_timeout(std::time::Duration::from_secs(15));
         config.application_name("datacycle");
+        // A server that hangs, or a lock that never comes, fails the publish instead of holding
+        // it (and in `watch`, every later step) forever. The whole-table COPY of the largest
+        // facts takes minutes, not half an hour; locks are taken without waiting first (see
+        // `run::lock_tables`), so two minutes in line means something is wrong.
+        let timeouts = "-c statement_timeout=1800000 -c lock_timeout=120000 \
+                        -c idle_in_transaction_session_timeout=600000";
+        let options = match config.get_options() {
+            Some(given) => format!("{given} {timeouts}"),
+            None => timeouts.to_string(),
+        };
+        config.options(&options);
         let (client, connection) = config
             .connect(tokio_postgres::NoTls)
             .await

@@ -3,12 +3,14 @@
 //! A table whose lake version is the one last published is skipped. A daily fact published
 //! before gets only its changed days (the partition values of the files added or removed since
 //! that version, from the Delta log): deleted and re-copied inside the publish transaction. Any
-//! other table is copied whole into a staging table (binary COPY, then primary key and indexes)
-//! outside the transaction, and swapped in inside it. One transaction covers every swap and
+//! other table is copied whole into a staging table of schema `gold_staging`, which no reader
+//! may use (binary COPY, then primary key and indexes), outside the transaction, and moved into
+//! `gold` inside it. One transaction covers every swap and
 //! every day replacement, the foreign keys, views, grants, policies, comments and the published
 //! versions (`gold._datacycle_published`), so readers see the previous publish or this one,
-//! never a mix, and a killed publish leaves the previous one intact. Row counts are compared
-//! with the lake afterwards.
+//! never a mix, and a killed publish leaves the previous one intact. Every table is copied from
+//! the Delta snapshot whose version is recorded. Row counts are compared with the lake
+//! afterwards.
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
@@ -19,7 +21,7 @@ use futures::{SinkExt, StreamExt, TryStreamExt};
 use tokio_postgres::{Client, Transaction};
 
 use super::copy::{CopyEncoder, column_definitions};
-use super::init::{ensure_readers, ident, prepare_schema};
+use super::init::{ident, map_readers, prepare_schema};
 use super::schema::{
     ADMIN_READER, INDEXED, apartment_scoped, column_list, foreign_keys, primary_key,
 };
@@ -41,6 +43,10 @@ const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
 /// Serialises publishes to one database (a second one waits).
 const ADVISORY_LOCK: i64 = 0x6461_7461_6379_636c;
 
+/// Where tables are staged (see `queries/publish/reset_staging.sql`).
+const STAGING: &str = "gold_staging";
+
+const RESET_STAGING: &str = include_str!("../../queries/publish/reset_staging.sql");
 const VIEWS: &str = include_str!("../../queries/publish/views.sql");
 const COMMENTS: &str = include_str!("../../queries/publish/comments.sql");
 
@@ -57,7 +63,10 @@ enum Plan {
 
 struct TablePlan {
     name: String,
+    /// The lake version copied and recorded.
     version: i64,
+    /// The session table that holds the snapshot at `version`.
+    snapshot: String,
     schema: Schema,
     plan: Plan,
 }
@@ -78,6 +87,39 @@ pub async fn publish(
         .await
         .map_err(failed("waiting for another publish"))?;
     prepare_schema(&client, server).await?;
+    client
+        .batch_execute(RESET_STAGING)
+        .await
+        .map_err(failed("emptying the staging schema"))?;
+    let result = publish_locked(
+        session,
+        server,
+        &mut client,
+        full,
+        auto_readers,
+        &mut report,
+    )
+    .await;
+    if result.is_err() {
+        // Best effort: a publish killed outright leaves staging to the next one, which empties it.
+        let _ = client
+            .batch_execute(&format!("DROP SCHEMA IF EXISTS {STAGING} CASCADE"))
+            .await;
+    }
+    result?;
+    Ok(report.finish(started))
+}
+
+/// The publish proper, holding the advisory lock, with an empty staging schema.
+async fn publish_locked(
+    session: &LakeSession,
+    server: &Server,
+    client: &mut Client,
+    full: bool,
+    auto_readers: bool,
+    report: &mut StepReport,
+) -> Result<()> {
+    let failed = |what: &'static str| move |e: tokio_postgres::Error| server.error(what, e);
     let published: HashMap<String, i64> = client
         .query(
             "SELECT table_name, lake_version FROM gold._datacycle_published",
@@ -89,7 +131,7 @@ pub async fn publish(
         .map(|r| (r.get(0), r.get(1)))
         .collect();
 
-    let plans = plan_tables(session, &client, server, &published, full, &mut report).await?;
+    let plans = plan_tables(session, client, server, &published, full, report).await?;
     // Two tables at a time, each on its own connection: one PostgreSQL backend per core.
     let staged: Vec<Staged> =
         futures::stream::iter(plans.iter().filter(|p| matches!(p.plan, Plan::Replace)))
@@ -138,8 +180,14 @@ pub async fn publish(
             .iter()
             .map(|r| r.get(0))
             .collect();
-        let created = ensure_readers(transaction.client(), server, &apartments).await?;
-        report.count("reader_roles_created", created as u64);
+        let mapped = map_readers(transaction.client(), server, &apartments).await?;
+        if !mapped.missing.is_empty() {
+            report.count("reader_roles_missing", mapped.missing.len() as u64);
+            report.notes.push(format!(
+                "no reader role yet for {}: run `datacycle pg init` (the app role cannot create roles)",
+                mapped.missing.join(", ")
+            ));
+        }
     }
     grant_and_protect(&transaction, server, &present).await?;
     for plan in &plans {
@@ -159,13 +207,13 @@ pub async fn publish(
         .map_err(failed("committing the publish"))?;
 
     for plan in &plans {
-        verify_count(session, &client, server, &plan.name).await?;
+        verify_count(session, client, server, plan).await?;
     }
     report.count("tables_published", plans.len() as u64);
     if plans.is_empty() {
         report.notes.push("every table is up to date".into());
     }
-    Ok(report.finish(started))
+    Ok(())
 }
 
 /// Decide, per gold table of the lake, whether and how to publish it.
@@ -184,6 +232,10 @@ async fn plan_tables(
             continue;
         };
         let version = delta.version().unwrap_or(0) as i64;
+        let snapshot = format!("publish_snapshot_{name}");
+        session
+            .register_snapshot(&delta, &TableRef::gold(&name), &snapshot)
+            .await?;
         let in_postgres = client
             .query_one(
                 "SELECT to_regclass($1) IS NOT NULL",
@@ -202,7 +254,7 @@ async fn plan_tables(
         }
         let schema = session
             .ctx()
-            .table(format!("gold.{name}"))
+            .table(snapshot.as_str())
             .await?
             .schema()
             .as_arrow()
@@ -256,6 +308,7 @@ async fn plan_tables(
         plans.push(TablePlan {
             name,
             version,
+            snapshot,
             schema,
             plan,
         });
@@ -314,41 +367,39 @@ struct Staged {
     index_seconds: f64,
 }
 
-/// Copy a whole table into `gold._stage_<table>` with its primary key and indexes, on a
-/// connection of its own.
+/// Copy a whole table into `gold_staging.<table>` with its primary key and indexes (named as
+/// they will be in `gold`), on a connection of its own.
 async fn stage(session: &LakeSession, server: &Server, plan: &TablePlan) -> Result<Staged> {
     let started = Instant::now();
-    let stage = format!("_stage_{}", plan.name);
-    let failed = |e: tokio_postgres::Error| server.error(&format!("staging gold.{}", plan.name), e);
+    let name = &plan.name;
+    let staged = format!("{STAGING}.{}", ident(name));
+    let failed = |e: tokio_postgres::Error| server.error(&format!("staging gold.{name}"), e);
     let mut client = server.connect().await?;
     let client = client.transaction().await.map_err(failed)?;
     client
         .batch_execute(&format!(
-            "DROP TABLE IF EXISTS gold.{s}; CREATE TABLE gold.{s} ({columns})",
-            s = ident(&stage),
-            columns = column_definitions(&plan.schema)?.join(", ")
+            "CREATE TABLE {staged} ({})",
+            column_definitions(&plan.schema)?.join(", ")
         ))
         .await
         .map_err(failed)?;
-    let rows = copy_rows(session, &client, server, &plan.name, &stage, None).await?;
+    let rows = copy_rows(session, &client, server, plan, &staged, None).await?;
     let copy_seconds = started.elapsed().as_secs_f64();
     // Index builds sort in memory instead of in temporary files (the default is 64 MB).
     let mut ddl = vec!["SET LOCAL maintenance_work_mem = '256MB'".to_string()];
-    let key = primary_key(&plan.name);
+    let key = primary_key(name);
     if !key.is_empty() {
         ddl.push(format!(
-            "ALTER TABLE gold.{} ADD CONSTRAINT {} PRIMARY KEY ({})",
-            ident(&stage),
-            ident(&format!("{stage}_pkey")),
+            "ALTER TABLE {staged} ADD CONSTRAINT {} PRIMARY KEY ({})",
+            ident(&format!("{name}_pkey")),
             column_list(key)
         ));
     }
     for column in INDEXED {
         if plan.schema.field_with_name(column).is_ok() && key.first() != Some(column) {
             ddl.push(format!(
-                "CREATE INDEX {} ON gold.{} (\"{column}\")",
-                ident(&format!("{stage}_{column}")),
-                ident(&stage)
+                "CREATE INDEX {} ON {staged} (\"{column}\")",
+                ident(&format!("{name}_{column}")),
             ));
         }
     }
@@ -365,39 +416,17 @@ async fn stage(session: &LakeSession, server: &Server, plan: &TablePlan) -> Resu
     })
 }
 
-/// Replace `gold.<table>` by its staging table (inside the publish transaction).
+/// Replace `gold.<table>` by its staging table (inside the publish transaction): its primary
+/// key and indexes already carry their final names and move along.
 async fn swap(client: &Transaction<'_>, server: &Server, plan: &TablePlan) -> Result<()> {
-    let (name, stage) = (&plan.name, format!("_stage_{}", plan.name));
-    let mut sql = vec![
-        format!("DROP TABLE IF EXISTS gold.{} CASCADE", ident(name)),
-        format!(
-            "ALTER TABLE gold.{} RENAME TO {}",
-            ident(&stage),
-            ident(name)
-        ),
-    ];
-    if !primary_key(name).is_empty() {
-        sql.push(format!(
-            "ALTER TABLE gold.{} RENAME CONSTRAINT {} TO {}",
-            ident(name),
-            ident(&format!("{stage}_pkey")),
-            ident(&format!("{name}_pkey"))
-        ));
-    }
-    for column in INDEXED {
-        if plan.schema.field_with_name(column).is_ok() && primary_key(name).first() != Some(column)
-        {
-            sql.push(format!(
-                "ALTER INDEX gold.{} RENAME TO {}",
-                ident(&format!("{stage}_{column}")),
-                ident(&format!("{name}_{column}"))
-            ));
-        }
-    }
+    let name = ident(&plan.name);
     client
-        .batch_execute(&sql.join(";\n"))
+        .batch_execute(&format!(
+            "DROP TABLE IF EXISTS gold.{name} CASCADE;
+             ALTER TABLE {STAGING}.{name} SET SCHEMA gold"
+        ))
         .await
-        .map_err(|e| server.error(&format!("swapping in gold.{name}"), e))
+        .map_err(|e| server.error(&format!("swapping in gold.{}", plan.name), e))
 }
 
 /// Delete and re-copy the changed days of a daily fact (inside the publish transaction).
@@ -445,15 +474,8 @@ async fn replace_days(
         .map(|v| col(column).eq(lit(v.scalar_value())))
         .reduce(Expr::or)
         .unwrap_or(lit(false));
-    copy_rows(
-        session,
-        client,
-        server,
-        &plan.name,
-        &plan.name,
-        Some(filter),
-    )
-    .await
+    let target = format!("gold.{}", ident(&plan.name));
+    copy_rows(session, client, server, plan, &target, Some(filter)).await
 }
 
 fn sql_value(value: &PartitionValue) -> String {
@@ -464,17 +486,18 @@ fn sql_value(value: &PartitionValue) -> String {
     }
 }
 
-/// Binary COPY of the lake table's rows (matching `filter`) into `gold.<target>`.
+/// Binary COPY of the rows of the planned snapshot (matching `filter`) into `target` (a
+/// qualified, quoted table name).
 async fn copy_rows(
     session: &LakeSession,
     client: &Transaction<'_>,
     server: &Server,
-    table: &str,
+    plan: &TablePlan,
     target: &str,
     filter: Option<Expr>,
 ) -> Result<u64> {
-    let failed = |e: tokio_postgres::Error| server.error(&format!("copying gold.{table}"), e);
-    let mut frame = session.ctx().table(format!("gold.{table}")).await?;
+    let failed = |e: tokio_postgres::Error| server.error(&format!("copying gold.{}", plan.name), e);
+    let mut frame = session.ctx().table(plan.snapshot.as_str()).await?;
     if let Some(filter) = filter {
         frame = frame.filter(filter)?;
     }
@@ -486,8 +509,7 @@ async fn copy_rows(
         .collect();
     let sink = client
         .copy_in::<_, bytes::Bytes>(&format!(
-            "COPY gold.{} ({}) FROM STDIN (FORMAT binary)",
-            ident(target),
+            "COPY {target} ({}) FROM STDIN (FORMAT binary)",
             columns.join(", ")
         ))
         .await
@@ -598,15 +620,31 @@ async fn grant_and_protect(
         .iter()
         .map(|r| ident(r.get(0)))
         .collect();
+    // Table by table: whatever else is in the schema stays the app role's alone.
+    let mut granted: Vec<String> = present
+        .keys()
+        .map(|t| format!("gold.{}", ident(t)))
+        .collect();
+    granted.sort();
+    granted.push("gold.user_apartment_map".into());
+    let has_view: bool = client
+        .query_one(
+            "SELECT to_regclass('gold.mv_energy_with_cost') IS NOT NULL",
+            &[],
+        )
+        .await
+        .map_err(failed)?
+        .get(0);
+    if has_view {
+        granted.push("gold.mv_energy_with_cost".into());
+    }
     let mut sql = Vec::new();
     if !readers.is_empty() {
         let readers = readers.join(", ");
         sql.push(format!("GRANT USAGE ON SCHEMA gold TO {readers}"));
         sql.push(format!(
-            "GRANT SELECT ON ALL TABLES IN SCHEMA gold TO {readers}"
-        ));
-        sql.push(format!(
-            "REVOKE SELECT ON gold._datacycle_published FROM {readers}"
+            "GRANT SELECT ON {} TO {readers}",
+            granted.join(", ")
         ));
     }
     for (table, schema) in present {
@@ -636,8 +674,9 @@ async fn verify_count(
     session: &LakeSession,
     client: &Client,
     server: &Server,
-    table: &str,
+    plan: &TablePlan,
 ) -> Result<()> {
+    let table = &plan.name;
     let published: i64 = client
         .query_one(&format!("SELECT count(*) FROM gold.{}", ident(table)), &[])
         .await
@@ -645,7 +684,7 @@ async fn verify_count(
         .get(0);
     let lake = session
         .ctx()
-        .table(format!("gold.{table}"))
+        .table(plan.snapshot.as_str())
         .await?
         .count()
         .await? as i64;

@@ -12,6 +12,9 @@ use crate::ops::secrets::mask_url;
 
 /// How long connecting may take before the server counts as unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long reading one table may take: a server that stops answering mid-query (or a table
+/// locked by a long DDL) fails the snapshot instead of holding the writer lease forever.
+const TABLE_TIMEOUT: Duration = Duration::from_secs(300);
 /// MySQL's "table doesn't exist".
 const ER_NO_SUCH_TABLE: u16 = 1146;
 
@@ -44,7 +47,15 @@ pub async fn fetch_tables(
         .map_err(|e| failure("cannot connect", e))?;
     let mut out = Vec::with_capacity(tables.len());
     for &table in tables {
-        match fetch_table(&mut conn, table).await {
+        let fetched = tokio::time::timeout(TABLE_TIMEOUT, fetch_table(&mut conn, table))
+            .await
+            .map_err(|_| {
+                SourceError::Remote(format!(
+                    "MySQL server {address} ({masked}): reading `{table}` took more than {} s",
+                    TABLE_TIMEOUT.as_secs()
+                ))
+            })?;
+        match fetched {
             Ok(snapshot) => out.push((table, Fetched::Table(snapshot))),
             Err(mysql_async::Error::Server(e)) if e.code == ER_NO_SUCH_TABLE => {
                 out.push((table, Fetched::Missing(e.message)));

@@ -32,12 +32,29 @@ impl RemoteError {
     }
 }
 
+/// A regular file of a remote folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteFile {
+    pub name: String,
+    pub size: u64,
+    /// Last modification, seconds since the epoch, when the server says.
+    pub modified: Option<i64>,
+}
+
+/// What listing a folder gave.
+#[derive(Debug, Default)]
+pub struct Listing {
+    pub files: Vec<RemoteFile>,
+    /// Names that are not UTF-8 (they cannot be named in the lake): counted and reported.
+    pub undecodable: Vec<String>,
+}
+
 /// Files that can be listed and read.
 pub trait RemoteFolder: Send {
     /// Where the files are, for messages (no secrets).
     fn describe(&self) -> String;
-    /// (name, size) of every regular file.
-    fn list(&mut self) -> Result<Vec<(String, u64)>, RemoteError>;
+    /// Every regular file.
+    fn list(&mut self) -> Result<Listing, RemoteError>;
     /// The whole content of `name`, reporting bytes read to `progress`.
     fn read(
         &mut self,
@@ -55,16 +72,28 @@ impl RemoteFolder for LocalFolder {
         self.0.display().to_string()
     }
 
-    fn list(&mut self) -> Result<Vec<(String, u64)>, RemoteError> {
+    fn list(&mut self) -> Result<Listing, RemoteError> {
         let entries = std::fs::read_dir(&self.0)
             .map_err(|e| RemoteError::fatal(format!("listing {}: {e}", self.0.display())))?;
-        Ok(entries
-            .flatten()
-            .filter_map(|e| {
-                let meta = e.metadata().ok().filter(|m| m.is_file())?;
-                Some((e.file_name().into_string().ok()?, meta.len()))
-            })
-            .collect())
+        let mut listing = Listing::default();
+        for entry in entries.flatten() {
+            let Some(meta) = entry.metadata().ok().filter(|m| m.is_file()) else {
+                continue;
+            };
+            match entry.file_name().into_string() {
+                Ok(name) => listing.files.push(RemoteFile {
+                    name,
+                    size: meta.len(),
+                    modified: meta
+                        .modified()
+                        .ok()
+                        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                        .map(|d| d.as_secs() as i64),
+                }),
+                Err(raw) => listing.undecodable.push(raw.to_string_lossy().into_owned()),
+            }
+        }
+        Ok(listing)
     }
 
     fn read(

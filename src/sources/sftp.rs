@@ -2,7 +2,8 @@
 //!
 //! Host keys are checked against an OpenSSH known_hosts file: an unknown key is refused unless
 //! `accept_new_host` records it, a changed key is always refused. Lost connections and failed
-//! files are retried with exponential backoff; a refused login or host key is not retried.
+//! files are retried with exponential backoff, waiting no longer than the run's retry budget in
+//! all; a refused login or host key is not retried.
 
 use std::io::Read;
 use std::net::{TcpStream, ToSocketAddrs};
@@ -11,11 +12,9 @@ use std::time::Duration;
 
 use ssh2::{CheckResult, HashType, KnownHostFileKind, Session, Sftp};
 
-use super::remote::{RemoteError, RemoteFolder};
+use super::remote::{Listing, RemoteError, RemoteFile, RemoteFolder};
 use crate::config::SftpTarget;
 
-/// Longest wait between two retries.
-const MAX_RETRY_DELAY: Duration = Duration::from_secs(3600);
 /// A blocking libssh2 call that makes no progress for this long fails (and is retried).
 const IO_TIMEOUT: Duration = Duration::from_secs(60);
 /// Read size: large reads let libssh2 keep many requests in flight.
@@ -27,6 +26,8 @@ pub struct SftpFolder {
     connection: Option<(Session, Sftp)>,
     /// Attempts used by the current operation.
     retries: u32,
+    /// Time spent waiting for retries in this run.
+    waited: Duration,
 }
 
 impl SftpFolder {
@@ -35,6 +36,7 @@ impl SftpFolder {
             target,
             connection: None,
             retries: 0,
+            waited: Duration::ZERO,
         }
     }
 
@@ -53,13 +55,22 @@ impl SftpFolder {
                     return Err(e);
                 }
                 Err(e) => {
+                    let budget = self.target.retry_budget.saturating_sub(self.waited);
+                    if budget.is_zero() {
+                        return Err(RemoteError::transient(format!(
+                            "{e} (gave up: the retry budget of {} s of this run is used up; \
+                             SOURCE_RETRY_BUDGET_SECS)",
+                            self.target.retry_budget.as_secs()
+                        )));
+                    }
                     self.connection = None;
                     self.retries += 1;
                     let delay = self
                         .target
                         .retry_delay
                         .saturating_mul(1 << (self.retries - 1).min(16))
-                        .min(MAX_RETRY_DELAY);
+                        .min(budget);
+                    self.waited += delay;
                     tracing::warn!(
                         "{what} failed ({e}); retry {}/{} in {} s",
                         self.retries,
@@ -89,20 +100,29 @@ impl RemoteFolder for SftpFolder {
         )
     }
 
-    fn list(&mut self) -> Result<Vec<(String, u64)>, RemoteError> {
+    fn list(&mut self) -> Result<Listing, RemoteError> {
         let folder = self.target.path.clone();
         self.with_retries("listing the sFTP folder", |sftp| {
             let entries = sftp
                 .readdir(Path::new(&folder))
                 .map_err(|e| RemoteError::transient(format!("listing {folder}: {e}")))?;
-            Ok(entries
-                .into_iter()
-                .filter(|(_, stat)| stat.is_file())
-                .filter_map(|(path, stat)| {
-                    let name = path.file_name()?.to_str()?.to_string();
-                    Some((name, stat.size.unwrap_or(0)))
-                })
-                .collect())
+            let mut listing = Listing::default();
+            for (path, stat) in entries.into_iter().filter(|(_, stat)| stat.is_file()) {
+                let Some(name) = path.file_name() else {
+                    continue;
+                };
+                match name.to_str() {
+                    Some(name) => listing.files.push(RemoteFile {
+                        name: name.to_string(),
+                        size: stat.size.unwrap_or(0),
+                        modified: stat.mtime.map(|t| t as i64),
+                    }),
+                    None => listing
+                        .undecodable
+                        .push(name.to_string_lossy().into_owned()),
+                }
+            }
+            Ok(listing)
         })
     }
 

@@ -114,8 +114,17 @@ pub async fn ingest(
     };
     let landed_apartments: std::collections::HashSet<String> =
         transfers.iter().map(|t| t.apartment.clone()).collect();
+    let mut transfers = transfers;
+    let planned: std::collections::HashSet<String> =
+        transfers.iter().map(|t| t.landing.clone()).collect();
+    transfers.extend(
+        queued_but_not_landed(lake, &share, settings, &mut report)
+            .await?
+            .into_iter()
+            .filter(|t| !planned.contains(&t.landing)),
+    );
 
-    lease.check()?;
+    lease.check().await?;
     copy_all(lake, settings, transfers, &mut report).await?;
 
     for entry in settings.house_map.entries() {
@@ -134,6 +143,8 @@ pub async fn ingest(
     state::save(lake, STATE, &memory).await?;
     report.warnings = report.counter("unknown_house")
         + report.counter("unrecognised_name")
+        + report.counter("undecodable_name")
+        + report.counter("queued_gone_from_share")
         + report.counter("vanished");
     Ok(report.finish(started))
 }
@@ -170,6 +181,65 @@ fn scan_reason(
         )),
         _ => None,
     }
+}
+
+/// Files queued by an earlier run that never landed (a copy that crashed or failed): copied
+/// again when the share still has them, forgotten when it does not.
+async fn queued_but_not_landed(
+    lake: &Lake,
+    share: &FsPath,
+    settings: &Settings,
+    report: &mut StepReport,
+) -> Result<Vec<Transfer>> {
+    let queue = LandingQueue::new(lake, QUEUE);
+    let pending = queue.snapshot().await?.files;
+    if pending.is_empty() {
+        return Ok(Vec::new());
+    }
+    let store = lake.root_store().clone();
+    let present: Vec<bool> = futures::stream::iter(pending.iter().map(|f| {
+        let (store, path) = (store.clone(), lake.path(&f.path));
+        async move { store.head(&path).await.is_ok() }
+    }))
+    .buffered(settings.io_concurrency.max(1))
+    .collect()
+    .await;
+    let mut transfers = Vec::new();
+    let mut gone = std::collections::HashSet::new();
+    for (file, _) in pending.iter().zip(present).filter(|(_, present)| !present) {
+        let parsed = super::sensor_name::parse_landing_path(&file.path)
+            .and_then(|(apartment, name)| Some((apartment, name, SensorFileName::parse(name)?)));
+        let Some((apartment, name, parsed)) = parsed else {
+            gone.insert(file.path.clone());
+            continue;
+        };
+        let source = share.join(name);
+        match std::fs::metadata(&source) {
+            Ok(meta) if meta.is_file() => transfers.push(Transfer {
+                source,
+                apartment: apartment.to_string(),
+                minute: parsed.minute,
+                landing: file.path.clone(),
+                size: meta.len(),
+            }),
+            _ => {
+                gone.insert(file.path.clone());
+            }
+        }
+    }
+    report.count("queued_landed_again", transfers.len() as u64);
+    if !gone.is_empty() {
+        report.warn(
+            "queued_gone_from_share",
+            format!(
+                "{} queued file(s) never landed and are no longer on the share (e.g. {}); forgotten",
+                gone.len(),
+                gone.iter().next().expect("not empty")
+            ),
+        );
+        queue.forget(&gone).await?;
+    }
+    Ok(transfers)
 }
 
 /// The newest minute landed for `apartment` (walking the newest year/month/day/hour folders).
@@ -266,12 +336,18 @@ async fn scan(
 ) -> Result<Vec<Transfer>> {
     let spinner = progress::spinner("listing share");
     let share_owned = share.to_path_buf();
-    let entries = tokio::task::spawn_blocking(move || list_share(&share_owned))
+    let (entries, undecodable) = tokio::task::spawn_blocking(move || list_share(&share_owned))
         .await
         .map_err(|e| SourceError::Read {
             path: share.to_path_buf(),
             source: std::io::Error::other(e.to_string()),
         })??;
+    for name in undecodable {
+        report.warn(
+            "undecodable_name",
+            format!("share file name `{name}` is not UTF-8 (wrong share encoding?); skipped"),
+        );
+    }
     spinner.set_message("listing landing");
     let landed: HashMap<String, u64> = lake
         .list_files(LANDING_SENSORS, threads)
@@ -316,23 +392,26 @@ async fn scan(
     Ok(transfers)
 }
 
-/// (name, size) of every regular file directly in the share.
-fn list_share(share: &FsPath) -> Result<Vec<(String, u64)>> {
+/// (name, size) of every regular file directly in the share, and the names that are not
+/// UTF-8 (shown lossily).
+fn list_share(share: &FsPath) -> Result<(Vec<(String, u64)>, Vec<String>)> {
     let read = |source| SourceError::Read {
         path: share.to_path_buf(),
         source,
     };
-    let mut entries = Vec::new();
+    let (mut entries, mut undecodable) = (Vec::new(), Vec::new());
     for entry in std::fs::read_dir(share).map_err(read)? {
         let entry = entry.map_err(read)?;
         let Ok(meta) = entry.metadata() else { continue };
-        if meta.is_file()
-            && let Ok(name) = entry.file_name().into_string()
-        {
-            entries.push((name, meta.len()));
+        if !meta.is_file() {
+            continue;
+        }
+        match entry.file_name().into_string() {
+            Ok(name) => entries.push((name, meta.len())),
+            Err(raw) => undecodable.push(raw.to_string_lossy().into_owned()),
         }
     }
-    Ok(entries)
+    Ok((entries, undecodable))
 }
 
 /// Queue, then copy, every transfer in parallel.
@@ -359,18 +438,25 @@ async fn copy_all(
         let threads = settings.local_io_threads();
         let bar = bar.clone();
         let lake = lake.clone();
+        let sync = settings.landing_fsync;
+        let max_bytes = settings.max_source_file_bytes;
         tokio::task::spawn_blocking(move || {
-            map_blocking(&transfers, threads, |t| {
-                let copied = copy_local(&lake, t);
+            let copied = map_blocking(&transfers, threads, |t| {
+                let copied = copy_local(&lake, t, sync, max_bytes);
                 bar.inc(1);
                 copied
-            })
+            });
+            // The names of this batch, durable together (one fsync per folder).
+            if sync {
+                lake.sync_folders(transfers.iter().map(|t| t.landing.as_str()))?;
+            }
+            Ok::<_, SourceError>(copied)
         })
         .await
         .map_err(|e| SourceError::Read {
             path: PathBuf::from("(copy workers)"),
             source: std::io::Error::other(e.to_string()),
-        })?
+        })??
     } else {
         let store = lake.root_store().clone();
         futures::stream::iter(transfers.iter().map(|t| {
@@ -378,7 +464,7 @@ async fn copy_all(
             let bar = bar.clone();
             let target = lake.path(&t.landing);
             async move {
-                let copied = copy_one(&store, t, &target).await;
+                let copied = copy_one(&store, t, &target, settings.max_source_file_bytes).await;
                 bar.inc(1);
                 copied
             }
@@ -401,12 +487,16 @@ async fn copy_all(
 }
 
 /// Copy one file into a local lake, on a plain thread; `None` when the source vanished meanwhile.
-fn copy_local(lake: &Lake, transfer: &Transfer) -> Result<Option<u64>> {
+/// A file over `max_bytes` is streamed (bronze quarantines it by its size, unread).
+fn copy_local(lake: &Lake, transfer: &Transfer, sync: bool, max_bytes: u64) -> Result<Option<u64>> {
+    if transfer.size > max_bytes {
+        return Ok(lake.copy_in_blocking(&transfer.landing, &transfer.source, sync)?);
+    }
     let Some(bytes) = read_source(transfer)? else {
         return Ok(None);
     };
     let len = bytes.len() as u64;
-    lake.put_blocking(&transfer.landing, bytes)?;
+    lake.put_blocking(&transfer.landing, bytes, sync)?;
     Ok(Some(len))
 }
 
@@ -418,16 +508,53 @@ fn read_source(transfer: &Transfer) -> Result<Option<Vec<u8>>> {
     })
 }
 
-/// Copy one file with a single atomic put; `None` when the source vanished meanwhile.
+/// Copy one file with a single atomic put; `None` when the source vanished meanwhile. A file
+/// over `max_bytes` is streamed as a multipart upload instead of read whole.
 async fn copy_one(
     store: &Arc<dyn ObjectStore>,
     transfer: &Transfer,
     target: &ObjectPath,
+    max_bytes: u64,
 ) -> Result<Option<u64>> {
+    if transfer.size > max_bytes {
+        return stream_one(store, transfer, target).await;
+    }
     let Some(bytes) = read_source(transfer)? else {
         return Ok(None);
     };
     let len = bytes.len() as u64;
     store.put(target, PutPayload::from(bytes)).await?;
     Ok(Some(len))
+}
+
+/// [`copy_one`] for a large file: 8 MiB at a time.
+async fn stream_one(
+    store: &Arc<dyn ObjectStore>,
+    transfer: &Transfer,
+    target: &ObjectPath,
+) -> Result<Option<u64>> {
+    use std::io::Read;
+    let read_error = |source| SourceError::Read {
+        path: transfer.source.clone(),
+        source,
+    };
+    let mut file = match std::fs::File::open(&transfer.source) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(read_error(e)),
+    };
+    let mut upload = object_store::WriteMultipart::new(store.put_multipart(target).await?);
+    let mut buffer = vec![0u8; 8 << 20];
+    let mut copied = 0u64;
+    loop {
+        let n = file.read(&mut buffer).map_err(read_error)?;
+        if n == 0 {
+            break;
+        }
+        upload.wait_for_capacity(4).await?;
+        upload.write(&buffer[..n]);
+        copied += n as u64;
+    }
+    upload.finish().await?;
+    Ok(Some(copied))
 }

@@ -5,13 +5,17 @@
 //! lacks (by name and size) is queued for bronze, then downloaded one file at a time (sFTP servers
 //! dislike parallel sessions) and written to landing with one atomic put, so a partial download is
 //! never present. libssh2 is blocking, so the whole step runs on a blocking thread.
+//!
+//! A file modified less than WEATHER_MIN_AGE_SECS ago may still be being uploaded: it waits for
+//! a later run. A landed file that is later found with another size (an upload that was cut
+//! short) is downloaded again; bronze then replaces its rows.
 
 use std::collections::HashMap;
 use std::time::Instant;
 
 use object_store::{ObjectStoreExt, PutPayload};
 
-use super::remote::{LocalFolder, RemoteFolder};
+use super::remote::{LocalFolder, RemoteFile, RemoteFolder};
 use super::sftp::SftpFolder;
 use super::{Result, SourceError};
 use crate::bronze::weather::{LANDING_WEATHER, QUEUE, landing_path, prediction_date};
@@ -32,15 +36,17 @@ pub async fn ingest(lake: &Lake, settings: &Settings, lease: &WriterLease) -> Re
         .into_iter()
         .filter_map(|f| Some((f.path.rsplit('/').next()?.to_string(), f.size)))
         .collect();
-    lease.check()?;
+    lease.check().await?;
     let lake = lake.clone();
     let runtime = tokio::runtime::Handle::current();
+    let min_age = settings.weather_min_age;
+    let sync = settings.landing_fsync;
     let report = tokio::task::spawn_blocking(move || {
         let folder: Box<dyn RemoteFolder> = match source {
             WeatherSource::Local(path) => Box::new(LocalFolder(path)),
             WeatherSource::Sftp(target) => Box::new(SftpFolder::new(target)),
         };
-        land(folder, &lake, &landed, &runtime)
+        land(folder, &lake, &landed, min_age, sync, &runtime)
     })
     .await
     .map_err(|e| SourceError::Remote(format!("weather download thread: {e}")))??;
@@ -52,6 +58,8 @@ fn land(
     mut folder: Box<dyn RemoteFolder>,
     lake: &Lake,
     landed: &HashMap<String, u64>,
+    min_age: std::time::Duration,
+    sync: bool,
     runtime: &tokio::runtime::Handle,
 ) -> Result<StepReport> {
     let mut report = StepReport::new("ingest weather");
@@ -59,9 +67,30 @@ fn land(
     let listing = folder
         .list()
         .map_err(|e| SourceError::Remote(format!("{source}: {e}")))?;
+    for name in &listing.undecodable {
+        report.warn(
+            "undecodable_name",
+            format!("{source}: file name `{name}` is not UTF-8; skipped"),
+        );
+    }
+    // File times are the server's: compared with the real clock, not DATACYCLE_NOW.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
     let mut wanted = Vec::new();
-    for (name, size) in listing {
+    for RemoteFile {
+        name,
+        size,
+        modified,
+    } in listing.files
+    {
         if !name.ends_with(".csv") {
+            continue;
+        }
+        if modified.is_some_and(|m| m > now - min_age.as_secs() as i64) {
+            tracing::info!(file = %name, "modified less than {} s ago: may still be uploading; left for the next run", min_age.as_secs());
+            report.count("not_yet_stable", 1);
             continue;
         }
         let Some(date) = prediction_date(&name) else {
@@ -69,8 +98,14 @@ fn land(
             report.count("unrecognised_name", 1);
             continue;
         };
-        if landed.get(&name) != Some(&size) {
-            wanted.push((name, size, date));
+        match landed.get(&name) {
+            Some(&landed) if landed == size => {}
+            Some(&landed) => {
+                tracing::warn!(file = %name, landed, size, "the file changed after it landed (an upload cut short?): landing it again");
+                report.count("changed_since_landed", 1);
+                wanted.push((name, size, date));
+            }
+            None => wanted.push((name, size, date)),
         }
     }
     wanted.sort_by_key(|(_, _, date)| *date);
@@ -95,6 +130,9 @@ fn land(
             lake.root_store()
                 .put(&lake.path(&target.path), PutPayload::from(bytes)),
         )?;
+        if sync {
+            lake.sync_file(&target.path)?;
+        }
         report.files += 1;
         report.bytes += len;
     }

@@ -147,7 +147,7 @@ pub async fn build(
     let context = context_fingerprint(session).await?;
     let mut reports = Vec::with_capacity(TABLES.len());
     for table in TABLES {
-        lease.check()?;
+        lease.check().await?;
         let report = match table.kind {
             Kind::Whole => build_whole(session, lease, table).await?,
             Kind::Daily(daily) => {
@@ -236,7 +236,7 @@ async fn build_whole(
     } else {
         batches
     };
-    lease.check()?;
+    lease.check().await?;
     lake.write(TableWrite {
         table: &output,
         partition_columns: &[],

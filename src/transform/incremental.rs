@@ -138,7 +138,7 @@ pub async fn build(
     bar.set_message(output.to_string());
     let txn = (app_id.clone(), input_version as i64);
     for (index, chunk) in chunks.iter().enumerate() {
-        lease.check()?;
+        lease.check().await?;
         let last = index + 1 == chunks.len() && stale.is_empty();
         let plan = plan_query(session, &derivation.query()).await?;
         let plan = match derivation.input_filter(chunk) {
@@ -170,7 +170,7 @@ pub async fn build(
     }
     bar.finish_and_clear();
     if !stale.is_empty() {
-        lease.check()?;
+        lease.check().await?;
         lake.delete_where(&output, stale.filter(&columns), Some(txn))
             .await?;
         report.count("stale_partitions_removed", stale.len() as u64);

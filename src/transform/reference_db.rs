@@ -122,7 +122,7 @@ pub async fn build(
                 continue;
             }
         };
-        lease.check()?;
+        lease.check().await?;
         let written = lake
             .write(TableWrite {
                 table: &output,

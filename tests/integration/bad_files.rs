@@ -35,6 +35,12 @@ const BAD: &[(&str, &str, &str)] = &[
         r#"{"datetime": 202308181106}"#,
         "`datetime`",
     ),
+    // PostgreSQL text cannot hold a NUL: caught here, not when gold is published.
+    (
+        "18.08.2023 1108_JimmyLoup_received.json",
+        r#"{"plugs": {"Office": {"type": "a\u0000b"}}}"#,
+        "NUL character",
+    ),
 ];
 
 #[tokio::test(flavor = "multi_thread")]

@@ -123,7 +123,9 @@ impl TestEnv {
             .env("LAKE_URL", &self.lake)
             .env("SMB_PATH", &self.share)
             .env("NO_PROGRESS", "1")
-            .env("LOG_LEVEL", "warn");
+            .env("LOG_LEVEL", "warn")
+            // Files tests write are seconds old; `hardening` tests the upload guard itself.
+            .env("WEATHER_MIN_AGE_SECS", "0");
         for (key, value) in &self.vars {
             command.env(key, value);
         }

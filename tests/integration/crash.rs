@@ -1,17 +1,17 @@
-//! Crash safety: SIGKILL the binary at several points during bronze, silver and gold, run it again,
-//! and get exactly the tables of an uninterrupted run.
+//! Crash safety: SIGKILL the binary at several points during landing, bronze, silver and gold,
+//! run it again, and get exactly the tables of an uninterrupted run. Kills happen at observable
+//! points (a log line), never after a fixed delay.
 
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
 
 use crate::common::{TestEnv, generate, temp_dir};
 
-/// Where to kill: after the `nth` log line containing `marker` (commit events are logged at
-/// debug level right after each commit), or after a delay.
-enum KillPoint {
-    AfterLine { marker: &'static str, nth: usize },
-    After(Duration),
+/// Where to kill: right after the `nth` log line containing `marker` (commit events are logged
+/// at debug level right after each commit).
+struct KillPoint {
+    marker: &'static str,
+    nth: usize,
 }
 
 /// Start `rebuild`, kill it at `point`; returns whether it was killed before finishing.
@@ -25,33 +25,19 @@ fn run_and_kill(env: &TestEnv, point: &KillPoint) -> bool {
         .spawn()
         .unwrap();
     let stderr = child.stderr.take().unwrap();
-    match point {
-        KillPoint::AfterLine { marker, nth } => {
-            let mut seen = 0;
-            for line in BufReader::new(stderr).lines() {
-                let line = line.unwrap();
-                if line.contains(marker) {
-                    seen += 1;
-                    if seen == *nth {
-                        child.kill().unwrap();
-                        break;
-                    }
-                }
+    let mut seen = 0;
+    let mut lines = BufReader::new(stderr).lines();
+    for line in lines.by_ref() {
+        if line.unwrap().contains(point.marker) {
+            seen += 1;
+            if seen == point.nth {
+                child.kill().unwrap();
+                break;
             }
-        }
-        KillPoint::After(delay) => {
-            let started = Instant::now();
-            // Keep draining stderr so the child never blocks on a full pipe.
-            std::thread::spawn(move || for _ in BufReader::new(stderr).lines() {});
-            while started.elapsed() < *delay {
-                if child.try_wait().unwrap().is_some() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            let _ = child.kill();
         }
     }
+    // Keep draining stderr so the child never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
     let status = child.wait().unwrap();
     !status.success()
 }
@@ -71,72 +57,83 @@ async fn sigkill_anywhere_then_rerun_gives_the_uninterrupted_lake() {
     let expected = reference.digests().await;
 
     let points = [
-        KillPoint::AfterLine {
+        KillPoint {
             marker: "table=bronze.sensor_readings ",
             nth: 1,
         },
-        KillPoint::AfterLine {
+        KillPoint {
             marker: "table=bronze.sensor_readings ",
             nth: 3,
         },
-        KillPoint::AfterLine {
+        KillPoint {
             marker: "table=bronze.sensor_files ",
             nth: 2,
         },
-        KillPoint::AfterLine {
+        KillPoint {
             marker: "table=silver.sensor_events ",
             nth: 1,
         },
-        KillPoint::AfterLine {
+        KillPoint {
             marker: "table=silver.sensor_events ",
             nth: 3,
         },
-        KillPoint::AfterLine {
+        KillPoint {
             marker: "table=bronze.weather_rows ",
             nth: 1,
         },
-        KillPoint::AfterLine {
+        KillPoint {
             marker: "table=silver.weather_forecasts ",
             nth: 1,
         },
-        KillPoint::AfterLine {
+        KillPoint {
             marker: "table=bronze.ref_rooms ",
             nth: 1,
         },
-        KillPoint::AfterLine {
+        KillPoint {
             marker: "table=silver.dim_rooms ",
             nth: 1,
         },
-        KillPoint::AfterLine {
+        KillPoint {
             marker: "table=gold.dim_room ",
             nth: 1,
         },
-        KillPoint::AfterLine {
+        KillPoint {
             marker: "table=gold.fact_energy_minute ",
             nth: 1,
         },
-        KillPoint::AfterLine {
-            marker: "table=gold.fact_device_health_day ",
+        KillPoint {
+            marker: "table=gold.fact_presence_minute ",
             nth: 1,
         },
-        KillPoint::After(Duration::from_millis(700)),
-        KillPoint::After(Duration::from_millis(2500)),
+        // Landing: right after the lease is taken, before anything is copied.
+        KillPoint {
+            marker: "writer lease acquired",
+            nth: 1,
+        },
     ];
-    let mut killed = 0;
     for point in &points {
         let env = reference.sibling();
-        killed += run_and_kill(&env, point) as usize;
-        // A second kill in the recovery run, then a clean run.
-        run_and_kill(&env, &KillPoint::After(Duration::from_millis(400)));
+        assert!(
+            run_and_kill(&env, point),
+            "the kill after `{}` #{} came after the run ended",
+            point.marker,
+            point.nth
+        );
+        // A second kill in the recovery run, at its first commit, then a clean run.
+        run_and_kill(
+            &env,
+            &KillPoint {
+                marker: "committed",
+                nth: 1,
+            },
+        );
         env.run(&["rebuild"]);
         assert_eq!(
             env.digests().await,
             expected,
-            "lake differs after a kill at this point"
+            "lake differs after a kill after `{}` #{}",
+            point.marker,
+            point.nth
         );
     }
-    assert!(
-        killed >= 11,
-        "most kill points must hit a running process ({killed} did)"
-    );
 }

@@ -6,6 +6,7 @@ mod common;
 mod crash;
 mod gap;
 mod gold;
+mod hardening;
 mod idempotency;
 mod lock;
 mod mysql;

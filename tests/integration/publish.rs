@@ -20,31 +20,59 @@ use futures::SinkExt;
 
 use crate::common::{TestEnv, env_var, generate, temp_dir};
 
-/// A fresh database on the test server for one test: (admin URL, app URL).
-fn database_urls(name: &str) -> (String, String) {
+/// A fresh database on the test server for one test: (admin URL, app URL). The server checks
+/// passwords (scram-sha-256): `pg init` sets the app role's from the app URL.
+pub fn database_urls(name: &str) -> (String, String) {
     let admin = env_var("DATACYCLE_TEST_PG_ADMIN_URL");
     let port = env_var("DATACYCLE_TEST_PG_PORT");
     let database = format!("dc_{name}_{}", std::process::id());
-    // trust authentication on 127.0.0.1: the passwords travel but are not checked.
-    let admin = admin.replacen("postgres@", "postgres:adm-secret-7Qx@", 1);
     let app = format!("postgresql://datacycle_app:app-secret-9Zk@127.0.0.1:{port}/{database}");
     (admin, app)
 }
 
-async fn connect(url: &str) -> tokio_postgres::Client {
+/// The password of the admin URL scripts/test.sh generated.
+fn admin_password() -> String {
+    let admin = url::Url::parse(&env_var("DATACYCLE_TEST_PG_ADMIN_URL")).unwrap();
+    admin
+        .password()
+        .expect("the admin URL has a password")
+        .to_string()
+}
+
+/// The password tests give reader roles (`pg init` creates them without one).
+const READER_PASSWORD: &str = "reader-secret-4Tq";
+
+/// Cluster-wide role changes, one at a time: the tests share the server's roles, whose
+/// concurrent updates PostgreSQL rejects ("tuple concurrently updated").
+static ROLES: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+pub async fn connect(url: &str) -> tokio_postgres::Client {
     Server::parse(url, "test").unwrap().connect().await.unwrap()
 }
 
-/// A reader connection: the app URL with another user.
-async fn connect_as(app: &str, role: &str) -> tokio_postgres::Client {
-    connect(&app.replacen("datacycle_app:app-secret-9Zk", role, 1)).await
+/// A reader connection: the app URL with another user, whose password the admin sets first.
+pub async fn connect_as(app: &str, role: &str) -> tokio_postgres::Client {
+    {
+        let admin = connect(&database_urls("any").0).await;
+        let _one = ROLES.lock().unwrap_or_else(|e| e.into_inner());
+        admin
+            .batch_execute(&format!(
+                "ALTER ROLE \"{role}\" PASSWORD '{READER_PASSWORD}'"
+            ))
+            .await
+            .unwrap();
+    }
+    connect(&app.replacen(
+        "datacycle_app:app-secret-9Zk",
+        &format!("{role}:{READER_PASSWORD}"),
+        1,
+    ))
+    .await
 }
 
-/// `pg init`, one at a time: the tests share the server's cluster-wide roles, whose
-/// concurrent updates PostgreSQL rejects ("tuple concurrently updated").
-fn pg_init(env: &TestEnv, admin: &str) -> std::process::Output {
-    static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _one = INIT.lock().unwrap_or_else(|e| e.into_inner());
+/// `pg init`, one at a time (see [`ROLES`]).
+pub fn pg_init(env: &TestEnv, admin: &str) -> std::process::Output {
+    let _one = ROLES.lock().unwrap_or_else(|e| e.into_inner());
     let out = env
         .command()
         .args(["pg", "init"])
@@ -60,7 +88,7 @@ fn pg_init(env: &TestEnv, admin: &str) -> std::process::Output {
 }
 
 /// A lake with gold built from `days` generated days, published to a fresh database.
-async fn published_lake(name: &str, days: u32) -> (TestEnv, String, tempfile::TempDir) {
+pub async fn published_lake(name: &str, days: u32) -> (TestEnv, String, tempfile::TempDir) {
     let sources = temp_dir();
     let generated = generate(sources.path(), days, 2);
     let (admin, app) = database_urls(name);
@@ -407,10 +435,13 @@ async fn gold_round_trips_with_row_level_security_and_incremental_days() {
     let jimmy = connect_as(&app, "reader_jimmy").await;
     let admin_reader = connect_as(&app, "reader_admin").await;
     let admin = connect(&database_urls("roundtrip").0).await;
-    admin
-        .batch_execute("DO $$ BEGIN CREATE ROLE reader_nobody LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
-        .await
-        .unwrap();
+    {
+        let _one = ROLES.lock().unwrap_or_else(|e| e.into_inner());
+        admin
+            .batch_execute("DO $$ BEGIN CREATE ROLE reader_nobody LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
+            .await
+            .unwrap();
+    }
     owner
         .batch_execute("GRANT USAGE ON SCHEMA gold TO reader_nobody; GRANT SELECT ON ALL TABLES IN SCHEMA gold TO reader_nobody")
         .await
@@ -550,9 +581,15 @@ async fn readers_see_whole_tables_during_a_publish_and_a_killed_publish_changes_
         "a reader saw a partial table: {seen:?}"
     );
 
-    // SIGKILL in the middle of the COPY: the published tables stay as they were.
-    let mut killed_running = 0;
-    for delay in [100, 200, 300] {
+    // SIGKILL in the middle of a COPY (seen in pg_stat_activity): the published tables stay
+    // as they were. Three kills, each in the COPY of another table.
+    let copying = "SELECT query FROM pg_stat_activity WHERE application_name = 'datacycle' \
+                   AND query LIKE 'COPY %' AND state = 'active'";
+    let mut killed_in: Vec<String> = Vec::new();
+    for _ in 0..15 {
+        if killed_in.len() == 3 {
+            break;
+        }
         let mut child = env
             .command()
             .args(["publish", "--full"])
@@ -560,21 +597,27 @@ async fn readers_see_whole_tables_during_a_publish_and_a_killed_publish_changes_
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(delay));
-        killed_running += child.try_wait().unwrap().is_none() as usize;
+        let mut caught = None;
+        while caught.is_none() && child.try_wait().unwrap().is_none() {
+            caught = owner
+                .query(copying, &[])
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get::<_, String>(0))
+                .find(|q| !killed_in.contains(q));
+        }
         child.kill().unwrap();
         child.wait().unwrap();
         let r = owner.query_one(count_sql, &[]).await.unwrap();
         assert_eq!(
             (r.get::<_, i64>(0), r.get::<_, i64>(1)),
             published,
-            "after a kill at {delay} ms"
+            "after a kill during {caught:?}"
         );
+        killed_in.extend(caught);
     }
-    assert!(
-        killed_running >= 2,
-        "the kills came after the publish ended"
-    );
+    assert_eq!(killed_in.len(), 3, "kills during a COPY: {killed_in:?}");
     env.run(&["publish"]);
     env.run(&["publish", "--full"]);
     let r = owner.query_one(count_sql, &[]).await.unwrap();
@@ -596,7 +639,7 @@ async fn server_down_init_twice_and_no_secret_anywhere() {
             String::from_utf8_lossy(&out.stderr)
         );
         assert!(
-            !text.contains("adm-secret-7Qx") && !text.contains("app-secret-9Zk"),
+            !text.contains(&admin_password()) && !text.contains("app-secret-9Zk"),
             "{text}"
         );
     }
@@ -638,7 +681,7 @@ async fn server_down_init_twice_and_no_secret_anywhere() {
             let bytes = std::fs::read(&entry).unwrap_or_default();
             let text = String::from_utf8_lossy(&bytes);
             assert!(
-                !text.contains("adm-secret-7Qx"),
+                !text.contains(&admin_password()),
                 "{} holds the admin password",
                 entry.display()
             );
@@ -670,4 +713,132 @@ fn walk(root: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     files
+}
+
+/// Every relation `role` can read, in any schema, with the columns that scope rows to an
+/// apartment or a role: (schema.table, columns).
+async fn readable_relations(reader: &tokio_postgres::Client) -> Vec<(String, Vec<String>)> {
+    let rows = reader
+        .query(
+            "SELECT format('%I.%I', n.nspname, c.relname),
+                    array(SELECT a.attname::text FROM pg_attribute a
+                          WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+                            AND a.attname IN ('apartment_key', 'apartment_id', 'role_name'))
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f')
+               AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+               AND has_schema_privilege(n.oid, 'USAGE')
+               AND has_table_privilege(c.oid, 'SELECT')
+             ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    rows.iter().map(|r| (r.get(0), r.get(1))).collect()
+}
+
+/// What `reader_jimmy` can read holds jimmy's rows only, in every schema it can reach.
+async fn assert_jimmy_sees_only_jimmy(app: &str) {
+    let jimmy = connect_as(app, "reader_jimmy").await;
+    let key = datacycle::transform::keys::surrogate_key_of(["jimmy"]);
+    let relations = readable_relations(&jimmy).await;
+    assert!(
+        relations
+            .iter()
+            .any(|(t, _)| t == "gold.fact_energy_minute"),
+        "{relations:?}"
+    );
+    for (relation, columns) in &relations {
+        assert!(
+            relation.starts_with("gold."),
+            "reader_jimmy can read {relation}"
+        );
+        assert!(
+            !relation.contains("_stage") && relation != "gold._datacycle_published",
+            "reader_jimmy can read {relation}"
+        );
+        for column in columns {
+            let foreign = match column.as_str() {
+                "apartment_key" => format!("apartment_key IS DISTINCT FROM {key}"),
+                "apartment_id" => "apartment_id IS DISTINCT FROM 'jimmy'".to_string(),
+                _ => "role_name IS DISTINCT FROM 'reader_jimmy'".to_string(),
+            };
+            let sql = format!("SELECT count(*) FROM {relation} WHERE {foreign}");
+            let other: i64 = jimmy.query_one(&sql, &[]).await.unwrap().get(0);
+            assert_eq!(
+                other, 0,
+                "reader_jimmy reads {other} foreign rows of {relation}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_publish_killed_after_staging_leaks_nothing_and_the_app_role_is_not_an_admin() {
+    let (env, app, _sources) = published_lake("staging", 2).await;
+    let owner = connect(&app).await;
+    assert_jimmy_sees_only_jimmy(&app).await;
+
+    // Kill a full publish as soon as a staged table is committed (its primary key exists); a
+    // publish that swapped before the kill landed is tried again.
+    let staged_sql = "SELECT count(*) FROM pg_indexes WHERE schemaname = 'gold_staging'";
+    let mut left = 0i64;
+    for _ in 0..5 {
+        let mut child = env
+            .command()
+            .args(["publish", "--full"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        let mut staged = 0i64;
+        while staged == 0
+            && child.try_wait().unwrap().is_none()
+            && std::time::Instant::now() < deadline
+        {
+            staged = owner.query_one(staged_sql, &[]).await.unwrap().get(0);
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        left = owner.query_one(staged_sql, &[]).await.unwrap().get(0);
+        if left > 0 {
+            break;
+        }
+    }
+    assert!(left > 0, "no publish was caught with a staged table");
+    assert_jimmy_sees_only_jimmy(&app).await;
+
+    // A plain publish afterwards empties staging; still nothing leaks.
+    env.run(&["publish"]);
+    let left: i64 = owner.query_one(staged_sql, &[]).await.unwrap().get(0);
+    assert_eq!(left, 0, "staging survived the next publish");
+    assert_jimmy_sees_only_jimmy(&app).await;
+
+    // The app role may not create roles nor give itself more power.
+    for attempt in [
+        "CREATE ROLE dc_escalation LOGIN",
+        "GRANT pg_read_server_files TO datacycle_app",
+        "ALTER ROLE datacycle_app CREATEROLE",
+        "ALTER ROLE datacycle_app SUPERUSER",
+    ] {
+        let error = owner.batch_execute(attempt).await.unwrap_err();
+        assert_eq!(
+            error.code(),
+            Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE),
+            "{attempt}: {error:?}"
+        );
+    }
+    // The password was sent as a SCRAM verifier.
+    let admin = connect(&database_urls("staging").0).await;
+    let stored: String = admin
+        .query_one(
+            "SELECT rolpassword FROM pg_authid WHERE rolname = 'datacycle_app'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(stored.starts_with("SCRAM-SHA-256$"), "{stored}");
 }

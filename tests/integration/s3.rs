@@ -4,7 +4,7 @@
 use crate::common::{TestEnv, copy_files, fixtures};
 
 /// `s3://bucket` of the test server, with its settings; scripts/test.sh provides them.
-fn s3_env(env: TestEnv) -> TestEnv {
+pub fn s3_env(env: TestEnv) -> TestEnv {
     let endpoint = std::env::var("DATACYCLE_TEST_S3_ENDPOINT")
         .expect("DATACYCLE_TEST_S3_ENDPOINT is not set: run the tests with scripts/test.sh, which starts the S3 server");
     let bucket =
@@ -48,4 +48,47 @@ async fn an_s3_lake_equals_a_local_lake() {
         String::from_utf8(env.run(&["sql", "-c", files, "--format", "csv"]).stdout).unwrap()
     };
     assert_eq!(files_of(&s3), files_of(&local));
+}
+
+#[test]
+fn an_s3_lake_without_credentials_says_what_is_missing_before_any_request() {
+    let env = TestEnv::new();
+    let endpoint = crate::common::env_var("DATACYCLE_TEST_S3_ENDPOINT");
+    let mut command = env.command();
+    for (key, _) in std::env::vars() {
+        if key.starts_with("AWS_") {
+            command.env_remove(key);
+        }
+    }
+    let out = command
+        .env("LAKE_URL", "s3://datacycle-test/no-credentials")
+        .env("AWS_ENDPOINT_URL", &endpoint)
+        .env("AWS_ALLOW_HTTP", "true")
+        .env("AWS_REGION", "us-east-1")
+        .args(["build"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("no S3 credentials")
+            && stderr.contains("AWS_ACCESS_KEY_ID")
+            && stderr.contains("AWS_SKIP_SIGNATURE"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("169.254"), "{stderr}");
+    let half = env
+        .command()
+        .env("LAKE_URL", "s3://datacycle-test/no-credentials")
+        .env("AWS_ENDPOINT_URL", &endpoint)
+        .env("AWS_ACCESS_KEY_ID", "datacycle")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .args(["build"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&half.stderr).contains("AWS_SECRET_ACCESS_KEY is not"),
+        "{}",
+        String::from_utf8_lossy(&half.stderr)
+    );
 }

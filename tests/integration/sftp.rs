@@ -74,6 +74,23 @@ impl SshServer {
         }
     }
 
+    /// Bytes the session processes have read (from disk and sockets, /proc/<pid>/io).
+    fn bytes_read(&self) -> u64 {
+        let Some(child) = self.child.as_ref() else {
+            return 0;
+        };
+        descendants(child.id())
+            .into_iter()
+            .skip(1)
+            .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/io")).ok())
+            .filter_map(|io| {
+                io.lines()
+                    .find_map(|l| l.strip_prefix("rchar: "))
+                    .and_then(|n| n.trim().parse::<u64>().ok())
+            })
+            .sum()
+    }
+
     /// Whether a client session is open.
     fn has_session(&self) -> bool {
         self.child
@@ -242,22 +259,24 @@ fn a_server_that_comes_up_during_the_retry_window_is_used() {
     let served = served(1);
     let mut server = SshServer::new(&served.root);
     let env = client(&server, &served).var("SFTP_MAX_RETRIES", "6");
-    let download = env
+    let mut download = env
         .command()
         .args(["ingest", "weather"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
-    server.start();
-    let output = download.wait_with_output().unwrap();
+    // The server comes up once the client has failed and said it retries.
+    let mut lines =
+        std::io::BufRead::lines(std::io::BufReader::new(download.stderr.take().unwrap()));
     assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+        lines.any(|l| l.unwrap().contains("retry 1/6")),
+        "no retry announced"
     );
-    assert!(String::from_utf8_lossy(&output.stderr).contains("retry"));
+    server.start();
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    let status = download.wait().unwrap();
+    assert!(status.success(), "{}", rest.join("\n"));
     assert_eq!(landed_files(&env).len(), 1);
 }
 
@@ -289,8 +308,25 @@ fn a_connection_cut_mid_file_leaves_nothing_partial_and_the_next_run_completes()
         assert!(Instant::now() < deadline, "no sFTP session opened");
         std::thread::sleep(Duration::from_millis(10));
     }
-    // The small file comes first; give the big one a moment to start, then cut.
-    std::thread::sleep(Duration::from_millis(400));
+    // The small file comes first; cut once the server has read well into the big one.
+    let small: u64 = std::fs::read_dir(&served.folder)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_name() != "Pred_2023-08-19.csv")
+        .map(|e| e.metadata().unwrap().len())
+        .sum();
+    let big_size = std::fs::metadata(&big).unwrap().len();
+    while server.bytes_read() < small + big_size / 10 {
+        assert!(
+            Instant::now() < deadline,
+            "the download of the big file did not start"
+        );
+        assert!(
+            download.try_wait().unwrap().is_none(),
+            "the download ended before the cut"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
     server.kill();
     let status = download.wait().unwrap();
     assert!(
