@@ -84,8 +84,15 @@ pub async fn write_snapshots(
             .flatten()
             .map(|v| v.len() as u64)
             .sum::<u64>();
-        if previous.is_some_and(|(columns, rows)| {
-            columns == snapshot.columns && rows == sorted(snapshot.rows.clone())
+        if previous.is_some_and(|(columns, hashes)| {
+            columns == snapshot.columns
+                && hashes
+                    == fingerprint(
+                        snapshot
+                            .rows
+                            .iter()
+                            .map(|r| r.iter().map(Option::as_deref).collect()),
+                    )
         }) {
             report.count("unchanged_tables", 1);
             continue;
@@ -134,16 +141,28 @@ fn list_or_none(names: &[&str]) -> String {
     }
 }
 
-fn sorted(mut rows: Vec<Vec<Option<String>>>) -> Vec<Vec<Option<String>>> {
-    rows.sort();
-    rows
+/// An order-independent fingerprint of rows: the sorted hashes of every row. Comparing two
+/// snapshots this way holds one hash per row instead of a second copy of every value.
+fn fingerprint<'a>(rows: impl Iterator<Item = Vec<Option<&'a str>>>) -> Vec<u64> {
+    use std::hash::{Hash, Hasher};
+    let mut hashes: Vec<u64> = rows
+        .map(|row| {
+            let mut hasher = std::hash::DefaultHasher::new();
+            row.hash(&mut hasher);
+            hasher.finish()
+        })
+        .collect();
+    hashes.sort_unstable();
+    hashes
 }
 
-/// Column names and sorted rows of the current snapshot, if there is one.
+/// Column names and the row fingerprint of the current snapshot, if there is one; read a batch
+/// at a time.
 async fn current_snapshot(
     session: &LakeSession,
     table: &TableRef,
-) -> Result<Option<(Vec<String>, Vec<Vec<Option<String>>>)>> {
+) -> Result<Option<(Vec<String>, Vec<u64>)>> {
+    use futures::StreamExt;
     if !session.has_table(table) {
         return Ok(None);
     }
@@ -155,9 +174,10 @@ async fn current_snapshot(
         .map(|f| f.name().clone())
         .filter(|name| name != SNAPSHOT_AT)
         .collect();
-    let batches = frame.collect().await?;
-    let mut rows = Vec::new();
-    for batch in &batches {
+    let mut stream = frame.execute_stream().await?;
+    let mut hashes = Vec::new();
+    while let Some(batch) = stream.next().await {
+        let batch = batch?;
         let texts: Vec<ArrayRef> = columns
             .iter()
             .map(|c| {
@@ -167,19 +187,16 @@ async fn current_snapshot(
                 )
             })
             .collect::<Result<_, _>>()?;
-        for row in 0..batch.num_rows() {
-            rows.push(
-                texts
-                    .iter()
-                    .map(|a| {
-                        let a = a.as_string::<i32>();
-                        a.is_valid(row).then(|| a.value(row).to_string())
-                    })
-                    .collect(),
-            );
-        }
+        let texts: Vec<&StringArray> = texts.iter().map(|a| a.as_string::<i32>()).collect();
+        hashes.extend(fingerprint((0..batch.num_rows()).map(|row| {
+            texts
+                .iter()
+                .map(|a| a.is_valid(row).then(|| a.value(row)))
+                .collect()
+        })));
     }
-    Ok(Some((columns, sorted(rows))))
+    hashes.sort_unstable();
+    Ok(Some((columns, hashes)))
 }
 
 fn snapshot_batch(snapshot: &TableSnapshot, at: DateTime<Utc>) -> Result<RecordBatch> {

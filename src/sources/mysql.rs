@@ -75,17 +75,19 @@ async fn fetch_table(conn: &mut Conn, table: &'static str) -> mysql_async::Resul
         .iter()
         .map(|c| c.name_str().into_owned())
         .collect();
-    let rows: Vec<Row> = result.collect().await?;
+    // Each row becomes text as it arrives: the server's rows are never held twice.
     let mut replaced_values = 0;
-    let rows = rows
-        .into_iter()
-        .map(|row| {
-            row.unwrap()
-                .into_iter()
-                .map(|value| value_text(value, &mut replaced_values))
-                .collect()
+    let mut rows = Vec::new();
+    result
+        .for_each(|row: Row| {
+            rows.push(
+                row.unwrap()
+                    .into_iter()
+                    .map(|value| value_text(value, &mut replaced_values))
+                    .collect(),
+            )
         })
-        .collect();
+        .await?;
     Ok(TableSnapshot {
         table,
         columns,

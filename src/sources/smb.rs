@@ -25,6 +25,7 @@ use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, PutPayload};
 use serde::{Deserialize, Serialize};
 
+use super::remote::{Listing, RemoteFile};
 use super::sensor_name::{LANDING_SENSORS, SensorFileName, landing_path};
 use super::{Result, SourceError};
 use crate::bronze::sensors::QUEUE;
@@ -336,13 +337,13 @@ async fn scan(
 ) -> Result<Vec<Transfer>> {
     let spinner = progress::spinner("listing share");
     let share_owned = share.to_path_buf();
-    let (entries, undecodable) = tokio::task::spawn_blocking(move || list_share(&share_owned))
+    let listing = tokio::task::spawn_blocking(move || list_share(&share_owned))
         .await
         .map_err(|e| SourceError::Read {
             path: share.to_path_buf(),
             source: std::io::Error::other(e.to_string()),
         })??;
-    for name in undecodable {
+    for name in listing.undecodable {
         report.warn(
             "undecodable_name",
             format!("share file name `{name}` is not UTF-8 (wrong share encoding?); skipped"),
@@ -359,7 +360,7 @@ async fn scan(
 
     let mut unknown: BTreeMap<String, u64> = BTreeMap::new();
     let mut transfers = Vec::new();
-    for (name, size) in entries {
+    for RemoteFile { name, size, .. } in listing.files {
         let Some(parsed) = SensorFileName::parse(&name) else {
             tracing::debug!(file = %name, "not a sensor file name; skipped");
             report.count("unrecognised_name", 1);
@@ -392,14 +393,14 @@ async fn scan(
     Ok(transfers)
 }
 
-/// (name, size) of every regular file directly in the share, and the names that are not
-/// UTF-8 (shown lossily).
-fn list_share(share: &FsPath) -> Result<(Vec<(String, u64)>, Vec<String>)> {
+/// Every regular file directly in the share (modification times are not needed), and the
+/// names that are not UTF-8 (shown lossily).
+fn list_share(share: &FsPath) -> Result<Listing> {
     let read = |source| SourceError::Read {
         path: share.to_path_buf(),
         source,
     };
-    let (mut entries, mut undecodable) = (Vec::new(), Vec::new());
+    let mut listing = Listing::default();
     for entry in std::fs::read_dir(share).map_err(read)? {
         let entry = entry.map_err(read)?;
         let Ok(meta) = entry.metadata() else { continue };
@@ -407,11 +408,15 @@ fn list_share(share: &FsPath) -> Result<(Vec<(String, u64)>, Vec<String>)> {
             continue;
         }
         match entry.file_name().into_string() {
-            Ok(name) => entries.push((name, meta.len())),
-            Err(raw) => undecodable.push(raw.to_string_lossy().into_owned()),
+            Ok(name) => listing.files.push(RemoteFile {
+                name,
+                size: meta.len(),
+                modified: None,
+            }),
+            Err(raw) => listing.undecodable.push(raw.to_string_lossy().into_owned()),
         }
     }
-    Ok((entries, undecodable))
+    Ok(listing)
 }
 
 /// Queue, then copy, every transfer in parallel.

@@ -39,18 +39,31 @@ pub async fn ingest(lake: &Lake, settings: &Settings, lease: &WriterLease) -> Re
     lease.check().await?;
     let lake = lake.clone();
     let runtime = tokio::runtime::Handle::current();
-    let min_age = settings.weather_min_age;
-    let sync = settings.landing_fsync;
+    let limits = Limits {
+        min_age: settings.weather_min_age,
+        max_bytes: settings.max_source_file_bytes,
+        sync: settings.landing_fsync,
+    };
     let report = tokio::task::spawn_blocking(move || {
         let folder: Box<dyn RemoteFolder> = match source {
             WeatherSource::Local(path) => Box::new(LocalFolder(path)),
             WeatherSource::Sftp(target) => Box::new(SftpFolder::new(target)),
         };
-        land(folder, &lake, &landed, min_age, sync, &runtime)
+        land(folder, &lake, &landed, &limits, &runtime)
     })
     .await
     .map_err(|e| SourceError::Remote(format!("weather download thread: {e}")))??;
     Ok(report.finish(started))
+}
+
+/// What `land` leaves alone, and how it writes.
+struct Limits {
+    /// Files modified more recently may still be uploading.
+    min_age: std::time::Duration,
+    /// Larger files are not downloaded (a forecast file is about 12 MiB).
+    max_bytes: u64,
+    /// fsync landed files (local lakes).
+    sync: bool,
 }
 
 /// List `folder`, queue and download what landing lacks.
@@ -58,8 +71,7 @@ fn land(
     mut folder: Box<dyn RemoteFolder>,
     lake: &Lake,
     landed: &HashMap<String, u64>,
-    min_age: std::time::Duration,
-    sync: bool,
+    limits: &Limits,
     runtime: &tokio::runtime::Handle,
 ) -> Result<StepReport> {
     let mut report = StepReport::new("ingest weather");
@@ -88,9 +100,21 @@ fn land(
         if !name.ends_with(".csv") {
             continue;
         }
-        if modified.is_some_and(|m| m > now - min_age.as_secs() as i64) {
-            tracing::info!(file = %name, "modified less than {} s ago: may still be uploading; left for the next run", min_age.as_secs());
+        let min_age = limits.min_age.as_secs();
+        if modified.is_some_and(|m| m > now - min_age as i64) {
+            tracing::info!(file = %name, "modified less than {min_age} s ago: may still be uploading; left for the next run");
             report.count("not_yet_stable", 1);
+            continue;
+        }
+        if size > limits.max_bytes {
+            report.warn(
+                "too_large",
+                format!(
+                    "{source}: {name} has {size} bytes, more than MAX_SOURCE_FILE_MB ({} MiB): \
+                     not downloaded, left on the server",
+                    limits.max_bytes >> 20
+                ),
+            );
             continue;
         }
         let Some(date) = prediction_date(&name) else {
@@ -130,14 +154,16 @@ fn land(
             lake.root_store()
                 .put(&lake.path(&target.path), PutPayload::from(bytes)),
         )?;
-        if sync {
+        if limits.sync {
             lake.sync_file(&target.path)?;
         }
         report.files += 1;
         report.bytes += len;
     }
     bar.finish_and_clear();
-    report.warnings = report.counter("unrecognised_name");
+    report.warnings = report.counter("unrecognised_name")
+        + report.counter("undecodable_name")
+        + report.counter("too_large");
     report.notes.push(format!("source {source}"));
     Ok(report)
 }

@@ -1,7 +1,7 @@
 //! Hardening: no secret in `--help` or in an error about a malformed URL, secrets in sensor
 //! JSON never reach bronze, whatever their depth.
 
-use crate::common::{TestEnv, copy_files, fixtures, summary_step};
+use crate::common::{TestEnv, copy_files, fixtures, summary_step, walk};
 
 /// Secret-bearing settings and the secret each holds.
 const SECRETS: &[(&str, &str, &str)] = &[
@@ -181,22 +181,6 @@ async fn secret_keys_at_any_depth_never_reach_bronze() {
     }
 }
 
-fn walk(root: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path)
-            } else {
-                files.push(path)
-            }
-        }
-    }
-    files
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn sources_that_are_down_fail_on_their_own_and_the_rest_is_built() {
     let env = TestEnv::new()
@@ -322,6 +306,27 @@ async fn a_forecast_caught_mid_upload_waits_and_a_cut_upload_is_replaced_when_co
         )
         .await;
     assert_eq!(size, full.len() as i64);
+    // A file over MAX_SOURCE_FILE_MB is not downloaded: reported, left on the server.
+    let huge = folder.join("Pred_2023-10-04.csv");
+    std::fs::write(&huge, "x".repeat((1 << 20) + 1)).unwrap();
+    age(&huge, 3600);
+    let out = env
+        .command()
+        .args(["ingest", "weather", "--format", "json"])
+        .env("MAX_SOURCE_FILE_MB", "1")
+        .output()
+        .unwrap();
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let step = summary_step(&summary, "ingest weather");
+    assert_eq!(
+        (
+            step["files"].as_u64(),
+            step["counters"]["too_large"].as_u64()
+        ),
+        (Some(0), Some(1)),
+        "{step}"
+    );
+    std::fs::remove_file(&huge).unwrap();
     let whole = env.sibling();
     whole.run(&["ingest", "weather"]);
     whole.run(&["build"]);

@@ -18,7 +18,7 @@ use datafusion::arrow::array::{
 use datafusion::arrow::datatypes::{DataType, Int32Type};
 use futures::SinkExt;
 
-use crate::common::{TestEnv, env_var, generate, temp_dir};
+use crate::common::{TestEnv, env_var, generate, temp_dir, walk};
 
 /// A fresh database on the test server for one test: (admin URL, app URL). The server checks
 /// passwords (scram-sha-256): `pg init` sets the app role's from the app URL.
@@ -46,22 +46,28 @@ const READER_PASSWORD: &str = "reader-secret-4Tq";
 /// concurrent updates PostgreSQL rejects ("tuple concurrently updated").
 static ROLES: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// Run the admin statements `sql` with [`ROLES`] held (the guard is not held across an await of
+/// this task: the statements run to completion on this thread).
+fn change_roles(admin: &tokio_postgres::Client, sql: &str) {
+    tokio::task::block_in_place(|| {
+        let _one = ROLES.lock().unwrap_or_else(|e| e.into_inner());
+        tokio::runtime::Handle::current()
+            .block_on(admin.batch_execute(sql))
+            .unwrap();
+    })
+}
+
 pub async fn connect(url: &str) -> tokio_postgres::Client {
     Server::parse(url, "test").unwrap().connect().await.unwrap()
 }
 
 /// A reader connection: the app URL with another user, whose password the admin sets first.
 pub async fn connect_as(app: &str, role: &str) -> tokio_postgres::Client {
-    {
-        let admin = connect(&database_urls("any").0).await;
-        let _one = ROLES.lock().unwrap_or_else(|e| e.into_inner());
-        admin
-            .batch_execute(&format!(
-                "ALTER ROLE \"{role}\" PASSWORD '{READER_PASSWORD}'"
-            ))
-            .await
-            .unwrap();
-    }
+    let admin = connect(&database_urls("any").0).await;
+    change_roles(
+        &admin,
+        &format!("ALTER ROLE \"{role}\" PASSWORD '{READER_PASSWORD}'"),
+    );
     connect(&app.replacen(
         "datacycle_app:app-secret-9Zk",
         &format!("{role}:{READER_PASSWORD}"),
@@ -435,13 +441,10 @@ async fn gold_round_trips_with_row_level_security_and_incremental_days() {
     let jimmy = connect_as(&app, "reader_jimmy").await;
     let admin_reader = connect_as(&app, "reader_admin").await;
     let admin = connect(&database_urls("roundtrip").0).await;
-    {
-        let _one = ROLES.lock().unwrap_or_else(|e| e.into_inner());
-        admin
-            .batch_execute("DO $$ BEGIN CREATE ROLE reader_nobody LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
-            .await
-            .unwrap();
-    }
+    change_roles(
+        &admin,
+        "DO $$ BEGIN CREATE ROLE reader_nobody LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$",
+    );
     owner
         .batch_execute("GRANT USAGE ON SCHEMA gold TO reader_nobody; GRANT SELECT ON ALL TABLES IN SCHEMA gold TO reader_nobody")
         .await
@@ -590,13 +593,7 @@ async fn readers_see_whole_tables_during_a_publish_and_a_killed_publish_changes_
         if killed_in.len() == 3 {
             break;
         }
-        let mut child = env
-            .command()
-            .args(["publish", "--full"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = spawn_full_publish(&env);
         let mut caught = None;
         while caught.is_none() && child.try_wait().unwrap().is_none() {
             caught = owner
@@ -694,25 +691,19 @@ async fn server_down_init_twice_and_no_secret_anywhere() {
     }
 }
 
+/// `publish --full` in the background, its output discarded.
+fn spawn_full_publish(env: &TestEnv) -> std::process::Child {
+    env.command()
+        .args(["publish", "--full"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 async fn count(client: &tokio_postgres::Client, table: &str, filter: &str) -> i64 {
     let sql = format!("SELECT count(*) FROM gold.{table} {filter}");
     client.query_one(&sql, &[]).await.unwrap().get(0)
-}
-
-fn walk(root: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path)
-            } else {
-                files.push(path)
-            }
-        }
-    }
-    files
 }
 
 /// Every relation `role` can read, in any schema, with the columns that scope rows to an
@@ -784,13 +775,7 @@ async fn a_publish_killed_after_staging_leaks_nothing_and_the_app_role_is_not_an
     let staged_sql = "SELECT count(*) FROM pg_indexes WHERE schemaname = 'gold_staging'";
     let mut left = 0i64;
     for _ in 0..5 {
-        let mut child = env
-            .command()
-            .args(["publish", "--full"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = spawn_full_publish(&env);
         let deadline = std::time::Instant::now() + Duration::from_secs(120);
         let mut staged = 0i64;
         while staged == 0

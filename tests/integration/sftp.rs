@@ -295,7 +295,10 @@ fn a_connection_cut_mid_file_leaves_nothing_partial_and_the_next_run_completes()
     drop(file);
     let mut server = SshServer::new(&served.root);
     server.start();
-    let env = client(&server, &served).var("SFTP_MAX_RETRIES", "0");
+    // A file of 200+ MiB: above the default MAX_SOURCE_FILE_MB, so raise it for this one.
+    let env = client(&server, &served)
+        .var("SFTP_MAX_RETRIES", "0")
+        .var("MAX_SOURCE_FILE_MB", "1024");
     let mut download = env
         .command()
         .args(["ingest", "weather"])
