@@ -33,6 +33,22 @@ pub enum Error {
 }
 
 impl Error {
+    /// The process exit code this error calls for (`ops::exit`).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Self::Config(_) => crate::ops::exit::CONFIG,
+            Self::Lake(e) => e.exit_code(),
+            Self::Source(e) => e.exit_code(),
+            Self::Bronze(e) => e.exit_code(),
+            Self::Transform(e) => e.exit_code(),
+            Self::Generate(GenerateError::Invalid(_) | GenerateError::NotGenerated(_)) => {
+                crate::ops::exit::CONFIG
+            }
+            Self::Generate(GenerateError::Io { .. }) | Self::Io { .. } => crate::ops::exit::FAILURE,
+            Self::Publish(e) => e.exit_code(),
+        }
+    }
+
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         Self::Io {
             context: context.into(),

@@ -1,9 +1,9 @@
 //! The `datacycle` binary: parse flags, set up logging, run the command, map errors to exit codes.
 
 use clap::Parser;
-use datacycle::cli::{Cli, EXIT_LOCKED, is_locked};
+use datacycle::cli::Cli;
 use datacycle::config::load_env_file;
-use datacycle::ops::{logging, progress, secrets};
+use datacycle::ops::{exit, logging, progress, secrets};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -41,12 +41,12 @@ fn run() -> i32 {
     let (env_file, explicit) = env_file_from_args();
     if let Err(e) = load_env_file(&env_file, explicit) {
         eprintln!("error: {}", secrets::redact(&e.to_string()));
-        return 2;
+        return exit::CONFIG;
     }
     register_secrets_from_env();
     disable_instance_metadata_unless_asked();
     let cli = Cli::parse();
-    if cli.global.no_progress || wants_json(&cli) {
+    if cli.global.no_progress || cli.wants_json() {
         progress::disable();
     }
     let _guard = match logging::init(
@@ -57,9 +57,10 @@ fn run() -> i32 {
         Ok(guard) => guard,
         Err(e) => {
             eprintln!("error: cannot set up logging: {e}");
-            return 2;
+            return exit::CONFIG;
         }
     };
+    let cli_log_format = cli.global.log_format;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -70,9 +71,13 @@ fn run() -> i32 {
             let message = secrets::redact(&error.to_string()).into_owned();
             tracing::debug!("full error: {message}");
             let shown = shorten(&message);
-            tracing::error!("{shown}");
-            eprintln!("error: {shown}");
-            if is_locked(&error) { EXIT_LOCKED } else { 1 }
+            // Shown once: JSON logs carry it as their last event; text logs leave that event
+            // to the log files and the line below says it.
+            tracing::error!(target: logging::EXIT_ERROR_TARGET, "{shown}");
+            if cli_log_format != logging::LogFormat::Json {
+                eprintln!("error: {shown}");
+            }
+            error.exit_code()
         }
     }
 }
@@ -119,11 +124,6 @@ fn disable_instance_metadata_unless_asked() {
         // SAFETY: called before any other thread exists (the runtime starts later).
         unsafe { std::env::set_var("AWS_EC2_METADATA_DISABLED", "true") };
     }
-}
-
-fn wants_json(cli: &Cli) -> bool {
-    std::env::args().any(|a| a == "json" || a == "--format=json")
-        || matches!(cli.global.log_format, logging::LogFormat::Json)
 }
 
 /// Engine errors can embed whole query plans; show the start and say where the rest is.

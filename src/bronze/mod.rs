@@ -38,3 +38,14 @@ pub enum BronzeError {
     #[error("worker thread failed: {0}")]
     Worker(String),
 }
+
+impl BronzeError {
+    /// The process exit code this error calls for.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Self::Lake(e) => e.exit_code(),
+            Self::Transform(e) => e.exit_code(),
+            Self::Read { .. } | Self::Worker(_) => crate::ops::exit::FAILURE,
+        }
+    }
+}

@@ -22,9 +22,8 @@ pub struct DemoArgs {
     /// Days of generated data.
     #[arg(long, env = "DEMO_DAYS", default_value_t = 3)]
     pub days: u32,
-    /// Summary format.
-    #[arg(long, value_enum, env = "OUTPUT_FORMAT", default_value = "table")]
-    pub format: ReportFormat,
+    #[command(flatten)]
+    pub summary: super::SummaryArgs,
 }
 
 pub async fn run(settings: &Settings, args: DemoArgs) -> Result<i32> {
@@ -64,9 +63,9 @@ pub async fn run(settings: &Settings, args: DemoArgs) -> Result<i32> {
         .await?;
     steps.extend(rebuilt);
     let summary = RunSummary::new(steps, started);
-    let code = match args.format {
+    let code = match args.summary.format {
         ReportFormat::Table => {
-            let code = print_summary(&summary, args.format);
+            let code = print_summary(&summary, args.summary.format);
             let mut table = comfy_table::Table::new();
             table.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY);
             table.set_header(["table", "rows"]);
@@ -101,9 +100,9 @@ pub async fn run(settings: &Settings, args: DemoArgs) -> Result<i32> {
                 .expect("json")
             );
             if summary.failed().next().is_some() {
-                super::output::EXIT_PARTIAL
+                crate::ops::exit::PARTIAL
             } else {
-                0
+                crate::ops::exit::OK
             }
         }
     };

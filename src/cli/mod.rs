@@ -414,6 +414,14 @@ pub enum Command {
     Publish(PublishArgs),
 }
 
+/// `--format` of every command that ends with a step summary.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct SummaryArgs {
+    /// Summary format.
+    #[arg(long, value_enum, env = "OUTPUT_FORMAT", default_value = "table")]
+    pub format: ReportFormat,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum PgCommand {
     /// Create the app role and database of DB_URL, schema gold, reader roles and the map of
@@ -427,9 +435,8 @@ pub struct PgInitArgs {
     /// only and never written anywhere.
     #[arg(long, env = "DB_ADMIN_URL", hide_env_values = true)]
     pub db_admin_url: String,
-    /// Summary format.
-    #[arg(long, value_enum, env = "OUTPUT_FORMAT", default_value = "table")]
-    pub format: ReportFormat,
+    #[command(flatten)]
+    pub summary: SummaryArgs,
 }
 
 #[derive(Debug, Args)]
@@ -437,9 +444,8 @@ pub struct PublishArgs {
     /// Copy every table whole instead of the changed tables and days.
     #[arg(long)]
     pub full: bool,
-    /// Summary format.
-    #[arg(long, value_enum, env = "OUTPUT_FORMAT", default_value = "table")]
-    pub format: ReportFormat,
+    #[command(flatten)]
+    pub summary: SummaryArgs,
 }
 
 #[derive(Debug, Args)]
@@ -462,9 +468,8 @@ pub struct GenerateArgs {
     /// Weather sites per forecast file (at most 45).
     #[arg(long, env = "GENERATE_WEATHER_SITES", default_value_t = 45)]
     pub weather_sites: u32,
-    /// Summary format.
-    #[arg(long, value_enum, env = "OUTPUT_FORMAT", default_value = "table")]
-    pub format: ReportFormat,
+    #[command(flatten)]
+    pub summary: SummaryArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -474,21 +479,18 @@ pub enum IngestSource {
         /// List the whole share and land everything missing (also fills source gaps).
         #[arg(long)]
         full: bool,
-        /// Summary format.
-        #[arg(long, value_enum, env = "OUTPUT_FORMAT", default_value = "table")]
-        format: ReportFormat,
+        #[command(flatten)]
+        summary: SummaryArgs,
     },
     /// Snapshot the reference tables (MYSQL_URL or REFERENCE_SOURCE) into bronze.ref_*.
     Reference {
-        /// Summary format.
-        #[arg(long, value_enum, env = "OUTPUT_FORMAT", default_value = "table")]
-        format: ReportFormat,
+        #[command(flatten)]
+        summary: SummaryArgs,
     },
     /// Weather forecast files from the sFTP server or folder (WEATHER_SOURCE).
     Weather {
-        /// Summary format.
-        #[arg(long, value_enum, env = "OUTPUT_FORMAT", default_value = "table")]
-        format: ReportFormat,
+        #[command(flatten)]
+        summary: SummaryArgs,
     },
 }
 
@@ -508,9 +510,8 @@ pub struct BuildArgs {
     /// Bronze: reconcile with all of landing. Silver and gold: recompute every partition.
     #[arg(long)]
     pub full: bool,
-    /// Summary format.
-    #[arg(long, value_enum, env = "OUTPUT_FORMAT", default_value = "table")]
-    pub format: ReportFormat,
+    #[command(flatten)]
+    pub summary: SummaryArgs,
 }
 
 #[derive(Debug, Args)]
@@ -518,13 +519,37 @@ pub struct RebuildArgs {
     /// Full scans of every source and full recomputes of every layer.
     #[arg(long)]
     pub full: bool,
-    /// Summary format.
-    #[arg(long, value_enum, env = "OUTPUT_FORMAT", default_value = "table")]
-    pub format: ReportFormat,
+    #[command(flatten)]
+    pub summary: SummaryArgs,
 }
 
-/// Exit code when the writer lease is held by another process.
-pub const EXIT_LOCKED: i32 = 75;
+impl Cli {
+    /// Whether a machine reads the output (a JSON summary, JSON results or JSON logs): then no
+    /// progress bars are drawn.
+    pub fn wants_json(&self) -> bool {
+        let summary = match &self.command {
+            Command::Generate(args) => Some(args.summary),
+            Command::Ingest { source } => Some(match source {
+                IngestSource::Sensors { summary, .. }
+                | IngestSource::Weather { summary }
+                | IngestSource::Reference { summary } => *summary,
+            }),
+            Command::Build(args) => Some(args.summary),
+            Command::Rebuild(args) => Some(args.summary),
+            Command::Demo(args) => Some(args.summary),
+            Command::Pg {
+                command: PgCommand::Init(args),
+            } => Some(args.summary),
+            Command::Publish(args) => Some(args.summary),
+            Command::Sql(args) => {
+                return args.format == OutputFormat::Json
+                    || self.global.log_format == LogFormat::Json;
+            }
+        };
+        summary.is_some_and(|s| s.format == ReportFormat::Json)
+            || self.global.log_format == LogFormat::Json
+    }
+}
 
 /// Run a parsed command line.
 pub async fn run(cli: Cli) -> Result<i32> {
@@ -532,14 +557,14 @@ pub async fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Generate(args) => pipeline::generate(args).await,
         Command::Ingest {
-            source: IngestSource::Sensors { full, format },
-        } => pipeline::ingest_sensors(&settings, full, format).await,
+            source: IngestSource::Sensors { full, summary },
+        } => pipeline::ingest_sensors(&settings, full, summary.format).await,
         Command::Ingest {
-            source: IngestSource::Weather { format },
-        } => pipeline::ingest_weather(&settings, format).await,
+            source: IngestSource::Weather { summary },
+        } => pipeline::ingest_weather(&settings, summary.format).await,
         Command::Ingest {
-            source: IngestSource::Reference { format },
-        } => pipeline::ingest_reference(&settings, format).await,
+            source: IngestSource::Reference { summary },
+        } => pipeline::ingest_reference(&settings, summary.format).await,
         Command::Build(args) => pipeline::build(&settings, args).await,
         Command::Rebuild(args) => pipeline::rebuild(&settings, args).await,
         Command::Sql(args) => sql::run(&settings, args).await,
@@ -549,18 +574,6 @@ pub async fn run(cli: Cli) -> Result<i32> {
         } => pipeline::pg_init(&settings, args).await,
         Command::Publish(args) => pipeline::publish(&settings, args).await,
     }
-}
-
-/// Whether an error means the lake is locked by another writer.
-pub fn is_locked(error: &Error) -> bool {
-    let lake_error = match error {
-        Error::Lake(e) => Some(e),
-        Error::Source(crate::sources::SourceError::Lake(e)) => Some(e),
-        Error::Bronze(crate::bronze::BronzeError::Lake(e)) => Some(e),
-        Error::Transform(crate::transform::TransformError::Lake(e)) => Some(e),
-        _ => None,
-    };
-    matches!(lake_error, Some(crate::lake::LakeError::Locked { .. }))
 }
 
 /// WEATHER_SITES: comma-separated site names, at least one, no duplicates.

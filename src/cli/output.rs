@@ -8,6 +8,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::pretty::pretty_format_batches;
 
 use crate::error::{Error, Result};
+use crate::ops::exit;
 use crate::ops::report::RunSummary;
 
 /// Format of query results.
@@ -69,11 +70,8 @@ pub fn write_batches(
     Ok(())
 }
 
-/// Exit code of a command some of whose steps failed while the others were done (`rebuild`
-/// with a source down).
-pub const EXIT_PARTIAL: i32 = 3;
-
-/// Print a run summary on stdout; the exit code it calls for (0, or [`EXIT_PARTIAL`]).
+/// Print a run summary on stdout; the exit code it calls for (`exit::OK`, or `exit::PARTIAL`
+/// when a step failed on its own).
 pub fn print_summary(summary: &RunSummary, format: ReportFormat) -> i32 {
     match format {
         ReportFormat::Table => println!("{}", summary.to_table()),
@@ -90,11 +88,11 @@ pub fn print_summary(summary: &RunSummary, format: ReportFormat) -> i32 {
     }
     let failed: Vec<&str> = summary.failed().map(|s| s.step.as_str()).collect();
     if failed.is_empty() {
-        return 0;
+        return exit::OK;
     }
     eprintln!(
         "error: {} failed (see the summary); the other steps were done",
         failed.join(", ")
     );
-    EXIT_PARTIAL
+    exit::PARTIAL
 }

@@ -30,7 +30,7 @@ pub async fn generate(args: GenerateArgs) -> Result<i32> {
         })??;
     Ok(print_summary(
         &RunSummary::new(generated.reports, started),
-        args.format,
+        args.summary.format,
     ))
 }
 
@@ -128,7 +128,7 @@ async fn snapshot_reference(
 }
 
 pub async fn build(settings: &Settings, args: BuildArgs) -> Result<i32> {
-    write_and_report(settings, "build", args.format, async |writer| {
+    write_and_report(settings, "build", args.summary.format, async |writer| {
         let session = transform::open_session(&writer.lake, &writer.settings).await?;
         build_layers(writer, &session, args.layer, args.full).await
     })
@@ -136,7 +136,7 @@ pub async fn build(settings: &Settings, args: BuildArgs) -> Result<i32> {
 }
 
 pub async fn rebuild(settings: &Settings, args: RebuildArgs) -> Result<i32> {
-    write_and_report(settings, "rebuild", args.format, async |writer| {
+    write_and_report(settings, "rebuild", args.summary.format, async |writer| {
         rebuild_all(writer, args.full).await
     })
     .await
@@ -229,7 +229,7 @@ async fn isolated<E: Into<Error>>(
     let started = Instant::now();
     match work.await.map_err(Into::into) {
         Ok(report) => Ok(report),
-        Err(error) if super::is_locked(&error) => Err(error),
+        Err(error) if error.exit_code() == crate::ops::exit::LOCKED => Err(error),
         Err(error) => Ok(StepReport::failed(step, &error.to_string(), started)),
     }
 }
@@ -262,7 +262,7 @@ pub async fn publish(settings: &Settings, args: PublishArgs) -> Result<i32> {
     let step = publish_gold(&session, settings, url, args.full).await?;
     Ok(print_summary(
         &RunSummary::new(vec![step], started),
-        args.format,
+        args.summary.format,
     ))
 }
 
@@ -281,7 +281,7 @@ pub async fn pg_init(settings: &Settings, args: PgInitArgs) -> Result<i32> {
     report.notes = publish::init::init(&admin, &app, &apartments).await?;
     Ok(print_summary(
         &RunSummary::new(vec![report.finish(started)], started),
-        args.format,
+        args.summary.format,
     ))
 }
 

@@ -63,6 +63,21 @@ pub enum LakeError {
 }
 
 impl LakeError {
+    /// The process exit code this error calls for.
+    pub fn exit_code(&self) -> i32 {
+        use crate::ops::exit;
+        match self {
+            Self::InvalidUrl { .. } => exit::CONFIG,
+            Self::Locked { .. } | Self::LeaseLost { .. } => exit::LOCKED,
+            Self::ObjectStore(_)
+            | Self::Delta { .. }
+            | Self::DataFusion(_)
+            | Self::Arrow(_)
+            | Self::Corrupt { .. }
+            | Self::Write { .. } => exit::FAILURE,
+        }
+    }
+
     pub fn delta(table: impl Into<String>, source: deltalake::DeltaTableError) -> Self {
         Self::Delta {
             table: table.into(),

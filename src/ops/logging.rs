@@ -7,11 +7,15 @@ use std::path::Path;
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
-use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::layer::{Layer, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 
 use super::progress;
 use super::secrets;
+
+/// Target of the event that records the error a command ended with. The text log on stderr
+/// leaves it out: the binary prints that error itself, once, as `error: …`.
+pub const EXIT_ERROR_TARGET: &str = "datacycle::exit";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
 pub enum LogFormat {
@@ -57,7 +61,10 @@ pub fn init(
                 tracing_subscriber::fmt::layer()
                     .with_target(false)
                     .with_ansi(std::io::stderr().is_terminal())
-                    .with_writer(stderr),
+                    .with_writer(stderr)
+                    .with_filter(tracing_subscriber::filter::filter_fn(|meta| {
+                        meta.target() != EXIT_ERROR_TARGET
+                    })),
             )
             .try_init(),
         LogFormat::Json => registry

@@ -2,6 +2,7 @@
 //! and small JSON state documents in the lake's `_ops` area.
 
 pub mod clock;
+pub mod exit;
 pub mod files;
 pub mod logging;
 pub mod parallel;

@@ -34,6 +34,20 @@ pub enum PublishError {
     Transform(#[from] TransformError),
 }
 
+impl PublishError {
+    /// The process exit code this error calls for.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Self::Config(_) => crate::ops::exit::CONFIG,
+            Self::Postgres { .. } | Self::Unsupported(_) | Self::CountMismatch { .. } => {
+                crate::ops::exit::FAILURE
+            }
+            Self::Lake(e) => e.exit_code(),
+            Self::Transform(e) => e.exit_code(),
+        }
+    }
+}
+
 impl From<datafusion::arrow::error::ArrowError> for PublishError {
     fn from(e: datafusion::arrow::error::ArrowError) -> Self {
         Self::Lake(e.into())

@@ -34,6 +34,19 @@ pub enum SourceError {
     Lake(#[from] LakeError),
 }
 
+impl SourceError {
+    /// The process exit code this error calls for.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Self::NotConfigured { .. } => crate::ops::exit::CONFIG,
+            Self::ShareUnavailable { .. } | Self::Read { .. } | Self::Remote(_) => {
+                crate::ops::exit::FAILURE
+            }
+            Self::Lake(e) => e.exit_code(),
+        }
+    }
+}
+
 impl From<object_store::Error> for SourceError {
     fn from(e: object_store::Error) -> Self {
         Self::Lake(LakeError::from(e))

@@ -41,6 +41,16 @@ pub enum TransformError {
     Reference { name: String, message: String },
 }
 
+impl TransformError {
+    /// The process exit code this error calls for.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Self::Lake(e) => e.exit_code(),
+            Self::Query { .. } | Self::Reference { .. } => crate::ops::exit::FAILURE,
+        }
+    }
+}
+
 impl From<DataFusionError> for TransformError {
     fn from(e: DataFusionError) -> Self {
         Self::Lake(e.into())

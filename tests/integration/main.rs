@@ -2,6 +2,7 @@
 //! One test binary keeps link time down.
 
 mod bad_files;
+mod cli;
 mod common;
 mod crash;
 mod gap;
@@ -14,5 +15,4 @@ mod publish;
 mod s3;
 mod sftp;
 mod silver_fixtures;
-mod slt;
 mod weather;

@@ -69,7 +69,7 @@ fn an_s3_lake_without_credentials_says_what_is_missing_before_any_request() {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
         stderr.contains("no S3 credentials")
             && stderr.contains("AWS_ACCESS_KEY_ID")
