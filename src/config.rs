@@ -24,6 +24,30 @@ pub struct HouseEntry {
 }
 
 pub const DEFAULT_WEATHER_SITE: &str = "Sion";
+
+/// The defaults of the settings, shared by the command line (`cli::GlobalArgs`, where each is
+/// documented) and [`Settings::for_lake`].
+pub mod defaults {
+    pub const LAKE_URL: &str = "./lake";
+    pub const SENSOR_TIMEZONE: &str = "UTC";
+    pub const REPORTING_TIMEZONE: &str = "Europe/Zurich";
+    pub const LANDING_FSYNC: bool = true;
+    pub const LOCK_WAIT_SECS: u64 = 0;
+    pub const IO_CONCURRENCY: usize = 32;
+    pub const SENSOR_SCAN_IDLE_MIN: u64 = 15;
+    pub const BRONZE_BATCH_FILES: usize = 25_000;
+    pub const BRONZE_BATCH_MB: u64 = 64;
+    pub const MAX_SOURCE_FILE_MB: u64 = 64;
+    pub const SILVER_PARTITIONS_PER_COMMIT: usize = 32;
+    pub const WEATHER_MIN_YEAR: i32 = 2023;
+    pub const WEATHER_MIN_AGE_SECS: u64 = 60;
+    pub const PG_AUTO_READERS: bool = true;
+    pub const SFTP_PORT: u16 = 22;
+    pub const SFTP_PATH: &str = "/Meteo2";
+    pub const SFTP_MAX_RETRIES: u32 = 3;
+    pub const SFTP_RETRY_DELAY_SECS: u64 = 5;
+    pub const SOURCE_RETRY_BUDGET_SECS: u64 = 120;
+}
 /// Words that make a sensor JSON key a secret (SECRET_KEYS): such members never leave landing.
 pub const DEFAULT_SECRET_KEYS: &str = "token,api_key,apikey,password,passwd,secret,credential";
 pub const DEFAULT_HOUSE_MAP: &str = "JimmyLoup=jimmy,JeremieVianin=jeremie";
@@ -221,25 +245,25 @@ impl Settings {
         Self {
             lake_url: lake_url.into(),
             smb_path: None,
-            landing_fsync: true,
+            landing_fsync: defaults::LANDING_FSYNC,
             house_map: HouseMap::default(),
-            sensor_timezone: Tz::UTC,
+            sensor_timezone: defaults::SENSOR_TIMEZONE.parse().expect("valid zone"),
             threads: default_threads(),
-            io_concurrency: 32,
-            lock_wait: Duration::ZERO,
-            scan_idle: Duration::from_secs(15 * 60),
-            bronze_batch_files: 25_000,
-            bronze_batch_bytes: 64 << 20,
-            max_source_file_bytes: 64 << 20,
-            silver_partitions_per_commit: 32,
+            io_concurrency: defaults::IO_CONCURRENCY,
+            lock_wait: Duration::from_secs(defaults::LOCK_WAIT_SECS),
+            scan_idle: Duration::from_secs(defaults::SENSOR_SCAN_IDLE_MIN * 60),
+            bronze_batch_files: defaults::BRONZE_BATCH_FILES,
+            bronze_batch_bytes: defaults::BRONZE_BATCH_MB << 20,
+            max_source_file_bytes: defaults::MAX_SOURCE_FILE_MB << 20,
+            silver_partitions_per_commit: defaults::SILVER_PARTITIONS_PER_COMMIT,
             weather: None,
-            weather_min_year: 2023,
-            weather_min_age: Duration::from_secs(60),
+            weather_min_year: defaults::WEATHER_MIN_YEAR,
+            weather_min_age: Duration::from_secs(defaults::WEATHER_MIN_AGE_SECS),
             reference: None,
-            reporting_timezone: chrono_tz::Europe::Zurich,
+            reporting_timezone: defaults::REPORTING_TIMEZONE.parse().expect("valid zone"),
             weather_sites: vec![DEFAULT_WEATHER_SITE.to_string()],
             db_url: None,
-            pg_auto_readers: true,
+            pg_auto_readers: defaults::PG_AUTO_READERS,
             secret_keys: DEFAULT_SECRET_KEYS.to_string(),
         }
     }

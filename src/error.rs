@@ -32,6 +32,12 @@ pub enum Error {
     },
 }
 
+impl From<datafusion::error::DataFusionError> for Error {
+    fn from(e: datafusion::error::DataFusionError) -> Self {
+        Self::Transform(e.into())
+    }
+}
+
 impl Error {
     /// The process exit code this error calls for (`ops::exit`).
     pub fn exit_code(&self) -> i32 {

@@ -24,7 +24,9 @@ use datafusion::arrow::array::{
     ArrayRef, AsArray, Date32Builder, Int64Builder, RecordBatch, StringBuilder,
     TimestampMicrosecondBuilder,
 };
-use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef, TimeUnit};
+use datafusion::arrow::datatypes::{
+    DataType, Date32Type, Field, Int64Type, Schema, SchemaRef, TimeUnit,
+};
 use datafusion::arrow::error::ArrowError;
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::{col, lit};
@@ -773,7 +775,9 @@ impl PartitionColumn {
     fn append(&mut self, value: &PartitionValue) {
         match (self, value) {
             (Self::Text(b), PartitionValue::Text(t)) => b.append_value(t),
-            (Self::Date(b), PartitionValue::Date(d)) => b.append_value(days_since_epoch(*d)),
+            (Self::Date(b), PartitionValue::Date(d)) => {
+                b.append_value(Date32Type::from_naive_date(*d))
+            }
             (Self::Text(b), PartitionValue::Date(d)) => b.append_value(d.to_string()),
             (Self::Text(b), PartitionValue::Int(i)) => b.append_value(i.to_string()),
             (Self::Date(b), PartitionValue::Text(_) | PartitionValue::Int(_)) => b.append_null(),
@@ -786,11 +790,6 @@ impl PartitionColumn {
             Self::Date(mut b) => Arc::new(b.finish()),
         }
     }
-}
-
-/// Days since 1970-01-01 (Arrow's Date32).
-pub fn days_since_epoch(date: chrono::NaiveDate) -> i32 {
-    (date - chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32
 }
 
 #[cfg(test)]

@@ -17,8 +17,9 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit}
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::RecordBatch;
 
-use super::engine::{LandingFormat, Parsed, SourceFile, days_since_epoch};
+use super::engine::{LandingFormat, Parsed, SourceFile};
 use crate::lake::{PartitionValue, TableRef};
+use datafusion::arrow::datatypes::Date32Type;
 
 /// Name of the landing queue weather files are handed over in.
 pub const QUEUE: &str = "weather";
@@ -161,7 +162,7 @@ fn parse_csv(
     };
     let positions = header_positions(&header)?;
     let date = match file.partition.first() {
-        Some(PartitionValue::Date(date)) => days_since_epoch(*date),
+        Some(PartitionValue::Date(date)) => Date32Type::from_naive_date(*date),
         _ => return Err("no prediction date".into()),
     };
     let width = header.len();

@@ -11,7 +11,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::{
-    DEFAULT_HOUSE_MAP, HouseMap, Settings, SftpTarget, WeatherSource, default_threads,
+    DEFAULT_HOUSE_MAP, HouseMap, Settings, SftpTarget, WeatherSource, default_threads, defaults,
     parse_timezone,
 };
 use crate::error::{Error, Result};
@@ -45,7 +45,7 @@ pub struct GlobalArgs {
     #[arg(
         long,
         env = "LAKE_URL",
-        default_value = "./lake",
+        default_value = defaults::LAKE_URL,
         global = true,
         hide_env_values = true
     )]
@@ -57,7 +57,7 @@ pub struct GlobalArgs {
 
     /// fsync landing files on a local lake (before they are named, and their folders after each
     /// batch), so raw data survives a power loss; `false` trades that for speed on bulk loads.
-    #[arg(long, env = "LANDING_FSYNC", default_value_t = true, global = true,
+    #[arg(long, env = "LANDING_FSYNC", default_value_t = defaults::LANDING_FSYNC, global = true,
           action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
     pub landing_fsync: bool,
 
@@ -66,7 +66,7 @@ pub struct GlobalArgs {
     pub house_map: String,
 
     /// IANA time zone of the wall-clock times in sensor files (e.g. `Europe/Zurich`).
-    #[arg(long, env = "SENSOR_TIMEZONE", default_value = "UTC", global = true)]
+    #[arg(long, env = "SENSOR_TIMEZONE", default_value = defaults::SENSOR_TIMEZONE, global = true)]
     pub sensor_timezone: String,
 
     /// Log line format on stderr.
@@ -88,7 +88,7 @@ pub struct GlobalArgs {
     pub log_dir: Option<PathBuf>,
 
     /// Seconds to wait for the lake's writer lease when another writer holds it (0: refuse at once).
-    #[arg(long, env = "LOCK_WAIT_SECS", default_value_t = 0, global = true)]
+    #[arg(long, env = "LOCK_WAIT_SECS", default_value_t = defaults::LOCK_WAIT_SECS, global = true)]
     pub lock_wait: u64,
 
     /// Worker threads for parsing and SQL (default: one per core).
@@ -96,14 +96,14 @@ pub struct GlobalArgs {
     pub threads: Option<usize>,
 
     /// Concurrent file reads and writes against the share and the lake.
-    #[arg(long, env = "IO_CONCURRENCY", default_value_t = 32, global = true)]
+    #[arg(long, env = "IO_CONCURRENCY", default_value_t = defaults::IO_CONCURRENCY, global = true)]
     pub io_concurrency: usize,
 
     /// Minutes without a new sensor file after which a listing scan of the share runs.
     #[arg(
         long,
         env = "SENSOR_SCAN_IDLE_MIN",
-        default_value_t = 15,
+        default_value_t = defaults::SENSOR_SCAN_IDLE_MIN,
         global = true
     )]
     pub sensor_scan_idle_min: u64,
@@ -112,25 +112,25 @@ pub struct GlobalArgs {
     #[arg(
         long,
         env = "BRONZE_BATCH_FILES",
-        default_value_t = 25_000,
+        default_value_t = defaults::BRONZE_BATCH_FILES,
         global = true
     )]
     pub bronze_batch_files: usize,
 
     /// Landing MiB parsed per bronze commit; bounds memory with large files (weather CSVs).
-    #[arg(long, env = "BRONZE_BATCH_MB", default_value_t = 64, global = true)]
+    #[arg(long, env = "BRONZE_BATCH_MB", default_value_t = defaults::BRONZE_BATCH_MB, global = true)]
     pub bronze_batch_mb: u64,
 
     /// A source file larger than this many MiB is landed as it is and quarantined in bronze
     /// without being read (a real sensor file is 2 KiB, a forecast file 12 MiB).
-    #[arg(long, env = "MAX_SOURCE_FILE_MB", default_value_t = 64, global = true)]
+    #[arg(long, env = "MAX_SOURCE_FILE_MB", default_value_t = defaults::MAX_SOURCE_FILE_MB, global = true)]
     pub max_source_file_mb: u64,
 
     /// Silver (apartment, date) partitions recomputed per commit; bounds memory of full rebuilds.
     #[arg(
         long,
         env = "SILVER_PARTITIONS_PER_COMMIT",
-        default_value_t = 32,
+        default_value_t = defaults::SILVER_PARTITIONS_PER_COMMIT,
         global = true
     )]
     pub silver_partitions_per_commit: usize,
@@ -145,7 +145,7 @@ pub struct GlobalArgs {
     pub sftp_host: Option<String>,
 
     /// sFTP server port.
-    #[arg(long, env = "SFTP_PORT", default_value_t = 22, global = true)]
+    #[arg(long, env = "SFTP_PORT", default_value_t = defaults::SFTP_PORT, global = true)]
     pub sftp_port: u16,
 
     /// sFTP user.
@@ -161,7 +161,7 @@ pub struct GlobalArgs {
     pub sftp_key_file: Option<PathBuf>,
 
     /// Remote folder of the forecast files.
-    #[arg(long, env = "SFTP_PATH", default_value = "/Meteo2", global = true)]
+    #[arg(long, env = "SFTP_PATH", default_value = defaults::SFTP_PATH, global = true)]
     pub sftp_path: String,
 
     /// OpenSSH known_hosts file the server's host key is checked against (default ~/.ssh/known_hosts).
@@ -174,11 +174,11 @@ pub struct GlobalArgs {
     pub sftp_accept_new_host: bool,
 
     /// Retries after a lost sFTP connection or a failed file download.
-    #[arg(long, env = "SFTP_MAX_RETRIES", default_value_t = 3, global = true)]
+    #[arg(long, env = "SFTP_MAX_RETRIES", default_value_t = defaults::SFTP_MAX_RETRIES, global = true)]
     pub sftp_max_retries: u32,
 
     /// Seconds before the first sFTP retry; doubles with each retry.
-    #[arg(long, env = "SFTP_RETRY_DELAY", default_value_t = 5, global = true)]
+    #[arg(long, env = "SFTP_RETRY_DELAY", default_value_t = defaults::SFTP_RETRY_DELAY_SECS, global = true)]
     pub sftp_retry_delay: u64,
 
     /// Seconds one run may spend waiting for retries of a source in all (the next run, or the
@@ -186,7 +186,7 @@ pub struct GlobalArgs {
     #[arg(
         long,
         env = "SOURCE_RETRY_BUDGET_SECS",
-        default_value_t = 120,
+        default_value_t = defaults::SOURCE_RETRY_BUDGET_SECS,
         global = true
     )]
     pub source_retry_budget_secs: u64,
@@ -196,13 +196,13 @@ pub struct GlobalArgs {
     #[arg(
         long,
         env = "WEATHER_MIN_AGE_SECS",
-        default_value_t = 60,
+        default_value_t = defaults::WEATHER_MIN_AGE_SECS,
         global = true
     )]
     pub weather_min_age_secs: u64,
 
     /// Weather forecast rows for times before this year are dropped in silver.
-    #[arg(long, env = "WEATHER_MIN_YEAR", default_value_t = 2023, global = true)]
+    #[arg(long, env = "WEATHER_MIN_YEAR", default_value_t = defaults::WEATHER_MIN_YEAR, global = true)]
     pub weather_min_year: i32,
 
     /// Reference database: `mysql://user:password@host:3306/pidb` (MariaDB too).
@@ -218,7 +218,7 @@ pub struct GlobalArgs {
     #[arg(
         long,
         env = "REPORTING_TIMEZONE",
-        default_value = "Europe/Zurich",
+        default_value = defaults::REPORTING_TIMEZONE,
         global = true
     )]
     pub reporting_timezone: String,
@@ -235,7 +235,7 @@ pub struct GlobalArgs {
 
     /// Publish maps a new apartment to its reader role (reader_<apartment>) when that role exists;
     /// `pg init` creates the roles (the app role may not).
-    #[arg(long, env = "PG_AUTO_READERS", default_value_t = true, global = true,
+    #[arg(long, env = "PG_AUTO_READERS", default_value_t = defaults::PG_AUTO_READERS, global = true,
           action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
     pub pg_auto_readers: bool,
 

@@ -3,13 +3,12 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use datafusion::sql::parser::DFParser;
 
 use super::output::{OutputFormat, write_batches};
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::lake::Lake;
-use crate::transform::{self, TransformError};
+use crate::transform;
 
 #[derive(Debug, Args)]
 pub struct SqlArgs {
@@ -37,25 +36,14 @@ pub async fn run(settings: &Settings, args: SqlArgs) -> Result<i32> {
     };
     let lake = Lake::open(&settings.lake_url)?;
     let session = transform::open_session(&lake, settings).await?;
-    let ctx = session.ctx();
-    let statements = DFParser::parse_sql(&text).map_err(TransformError::from)?;
     let mut stdout = std::io::stdout().lock();
-    for statement in statements {
-        let plan = ctx
-            .state()
-            .statement_to_plan(statement)
-            .await
-            .map_err(TransformError::from)?;
-        let batches = ctx
-            .execute_logical_plan(plan)
-            .await
-            .map_err(TransformError::from)?
-            .collect()
-            .await
-            .map_err(TransformError::from)?;
-        if batches.iter().any(|b| b.num_columns() > 0) || args.format != OutputFormat::Table {
-            write_batches(&mut stdout, &batches, args.format)?;
-        }
-    }
-    Ok(0)
+    session
+        .run_statements(&text, |batches| {
+            if batches.iter().any(|b| b.num_columns() > 0) || args.format != OutputFormat::Table {
+                write_batches(&mut stdout, &batches, args.format)?;
+            }
+            Ok::<_, Error>(())
+        })
+        .await?;
+    Ok(crate::ops::exit::OK)
 }

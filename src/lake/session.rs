@@ -3,11 +3,14 @@
 
 use std::sync::Arc;
 
+use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::{MemorySchemaProvider, TableProvider};
 use datafusion::common::TableReference;
+use datafusion::error::DataFusionError;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::context::SessionContext;
 use datafusion::prelude::SessionConfig;
+use datafusion::sql::parser::DFParser;
 use deltalake::delta_datafusion::planner::DeltaPlanner;
 
 use super::table::{Layer, TableRef};
@@ -131,6 +134,20 @@ impl LakeSession {
             .with_wrap_partition_values(false)
             .with_parquet_pushdown(false);
         Ok(Arc::new(DeltaScanNext::new(snapshot, config)?))
+    }
+
+    /// Plan and run the statements of `text` in order, handing each one's result to `each`
+    /// before the next one runs.
+    pub async fn run_statements<E: From<DataFusionError>>(
+        &self,
+        text: &str,
+        mut each: impl FnMut(Vec<RecordBatch>) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        for statement in DFParser::parse_sql(text)? {
+            let plan = self.ctx.state().statement_to_plan(statement).await?;
+            each(self.ctx.execute_logical_plan(plan).await?.collect().await?)?;
+        }
+        Ok(())
     }
 
     /// Whether `table` is registered (exists in the lake).

@@ -65,6 +65,23 @@ impl TableRef {
     }
 }
 
+impl TableRef {
+    /// The application id a step that writes this table records its progress under
+    /// (`datacycle.silver.sensor_events`).
+    pub fn app_id(&self) -> String {
+        format!("datacycle.{self}")
+    }
+}
+
+/// Commit properties carrying the application transaction `(app id, version)`, if any.
+fn commit_properties(app_transaction: Option<(String, i64)>) -> CommitProperties {
+    let commit = CommitProperties::default();
+    match app_transaction {
+        Some((app, version)) => commit.with_application_transaction(Transaction::new(app, version)),
+        None => commit,
+    }
+}
+
 impl std::fmt::Display for TableRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}.{}", self.layer.as_str(), self.name)
@@ -177,10 +194,7 @@ impl Lake {
             Some(table) => table,
             None => self.table_handle(request.table)?,
         };
-        let mut commit = CommitProperties::default();
-        if let Some((app, version)) = request.app_transaction {
-            commit = commit.with_application_transaction(Transaction::new(app, version));
-        }
+        let commit = commit_properties(request.app_transaction);
         let builder = match request.input {
             WriteInput::Batches(batches) if batches.is_empty() => table.write(batches),
             WriteInput::Batches(batches) => {
@@ -231,10 +245,7 @@ impl Lake {
         let Some(handle) = self.open_table(table).await? else {
             return Ok(());
         };
-        let mut commit = CommitProperties::default();
-        if let Some((app, version)) = app_transaction {
-            commit = commit.with_application_transaction(Transaction::new(app, version));
-        }
+        let commit = commit_properties(app_transaction);
         handle
             .delete()
             .with_predicate(predicate)
@@ -414,6 +425,8 @@ pub enum PartitionValue {
     Int(i32),
 }
 
+use datafusion::arrow::datatypes::Date32Type;
+
 impl PartitionValue {
     /// The value as a DataFusion literal.
     pub fn scalar_value(&self) -> datafusion::common::ScalarValue {
@@ -421,8 +434,7 @@ impl PartitionValue {
         match self {
             PartitionValue::Text(text) => ScalarValue::Utf8(Some(text.clone())),
             PartitionValue::Date(date) => {
-                let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
-                ScalarValue::Date32(Some((*date - epoch).num_days() as i32))
+                ScalarValue::Date32(Some(Date32Type::from_naive_date(*date)))
             }
             PartitionValue::Int(value) => ScalarValue::Int32(Some(*value)),
         }
@@ -432,10 +444,7 @@ impl PartitionValue {
         use delta_kernel::expressions::Scalar;
         match self {
             PartitionValue::Text(text) => Scalar::String(text.clone()),
-            PartitionValue::Date(date) => {
-                let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
-                Scalar::Date((*date - epoch).num_days() as i32)
-            }
+            PartitionValue::Date(date) => Scalar::Date(Date32Type::from_naive_date(*date)),
             PartitionValue::Int(value) => Scalar::Integer(*value),
         }
     }
@@ -590,10 +599,7 @@ impl Lake {
                 .map_err(delta_error)?;
             actions.extend(adds.into_iter().map(Action::Add));
         }
-        let mut commit = CommitProperties::default();
-        if let Some((app, version)) = app_transaction {
-            commit = commit.with_application_transaction(Transaction::new(app, version));
-        }
+        let commit = commit_properties(app_transaction);
         let snapshot = delta.snapshot().map_err(delta_error)?;
         CommitBuilder::from(commit)
             .with_actions(actions)

@@ -4,6 +4,7 @@
 pub mod clock;
 pub mod exit;
 pub mod files;
+pub mod fingerprint;
 pub mod logging;
 pub mod parallel;
 pub mod progress;

@@ -166,22 +166,10 @@ async fn create_missing_inputs(session: &LakeSession) -> Result<()> {
         path: q::GOLD_INPUTS.path.to_string(),
         source: Box::new(source),
     };
-    let statements =
-        datafusion::sql::parser::DFParser::parse_sql(q::GOLD_INPUTS.sql).map_err(error)?;
-    let ctx = session.ctx();
-    for statement in statements {
-        let plan = ctx
-            .state()
-            .statement_to_plan(statement)
-            .await
-            .map_err(error)?;
-        ctx.execute_logical_plan(plan)
-            .await
-            .map_err(error)?
-            .collect()
-            .await?;
-    }
-    Ok(())
+    session
+        .run_statements(q::GOLD_INPUTS.sql, |_| Ok(()))
+        .await
+        .map_err(error)
 }
 
 /// A digest of everything besides the input tables that fact rows depend on: the reference
@@ -218,7 +206,7 @@ async fn build_whole(
     }
     let digest = hasher.finish();
     let version = content_version(&format!("{schema:?}"), &digest.hash);
-    let app_id = format!("datacycle.{output}");
+    let app_id = output.app_id();
     let lake = session.lake();
     let existing = lake.open_table(&output).await?;
     if let Some(existing) = &existing
@@ -254,12 +242,7 @@ async fn build_whole(
 
 /// A non-negative number that changes with the content.
 fn content_version(schema: &str, hash: &str) -> i64 {
-    let digest = Sha256::new()
-        .chain_update(schema.as_bytes())
-        .chain_update(hash.as_bytes())
-        .finalize();
-    let bytes: [u8; 8] = digest[..8].try_into().expect("a sha256 has 32 bytes");
-    i64::from_le_bytes(bytes) & i64::MAX
+    crate::ops::fingerprint::version_of([schema.as_bytes(), hash.as_bytes()])
 }
 
 /// A daily fact as an incremental derivation.
@@ -355,7 +338,7 @@ impl Derivation for DailyFact {
         }]
     }
     fn app_id(&self) -> String {
-        format!("datacycle.{}.{}", self.output(), self.fingerprint)
+        format!("{}.{}", self.output().app_id(), self.fingerprint)
     }
     async fn changes(&self, input: &DeltaTable, consumed: u64) -> Result<Option<Vec<AddedFile>>> {
         Ok(changed_files_since(input, consumed).await?)

@@ -69,7 +69,7 @@ pub trait Derivation: Sync {
 
     /// Application id recorded in the output's Delta log.
     fn app_id(&self) -> String {
-        format!("datacycle.{}", self.output())
+        self.output().app_id()
     }
 
     fn partition_columns(&self) -> Vec<String> {

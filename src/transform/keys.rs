@@ -51,10 +51,6 @@ pub fn key_to_date(key: i32) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(key / 10_000, (key / 100 % 100) as u32, (key % 100) as u32)
 }
 
-fn epoch_date(days: i32) -> NaiveDate {
-    NaiveDate::from_num_days_from_ce_opt(days + 719_163).expect("date in range")
-}
-
 /// A scalar function `name(args) -> returns` over arrays, with argument coercion.
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct KeyFunction {
@@ -156,12 +152,17 @@ fn surrogate_keys(arrays: &[ArrayRef]) -> Result<Int64Array> {
 
 fn date_keys(array: &ArrayRef) -> Int32Array {
     match array.data_type() {
-        DataType::Date32 => array
-            .as_primitive::<Date32Type>()
-            .unary(|days| date_key_of(epoch_date(days))),
+        DataType::Date32 => array.as_primitive::<Date32Type>().unary(|days| {
+            date_key_of(Date32Type::to_naive_date_opt(days).expect("a date in range"))
+        }),
         _ => array
             .as_primitive::<TimestampMicrosecondType>()
-            .unary(|micros| date_key_of(epoch_date(micros.div_euclid(MICROS_PER_DAY) as i32))),
+            .unary(|micros| {
+                date_key_of(
+                    Date32Type::to_naive_date_opt(micros.div_euclid(MICROS_PER_DAY) as i32)
+                        .expect("a date in range"),
+                )
+            }),
     }
 }
 
@@ -177,7 +178,9 @@ fn datetime_keys(array: &ArrayRef) -> Int64Array {
             let day_part = match cached {
                 Some((d, part)) if d == day => part,
                 _ => {
-                    let part = i64::from(date_key_of(epoch_date(day as i32))) * 10_000;
+                    let part = i64::from(date_key_of(
+                        Date32Type::to_naive_date_opt(day as i32).expect("a date in range"),
+                    )) * 10_000;
                     cached = Some((day, part));
                     part
                 }
@@ -189,11 +192,10 @@ fn datetime_keys(array: &ArrayRef) -> Int64Array {
 }
 
 fn key_dates(array: &ArrayRef) -> Date32Array {
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
     array
         .as_primitive::<Int32Type>()
         .iter()
-        .map(|key| Some((key_to_date(key?)? - epoch).num_days() as i32))
+        .map(|key| Some(Date32Type::from_naive_date(key_to_date(key?)?)))
         .collect()
 }
 

@@ -61,9 +61,12 @@ impl PartitionSet {
                     .iter()
                     .map(|a| {
                         a.is_valid(row).then(|| match a.data_type() {
-                            DataType::Date32 => PartitionValue::Date(date32(
-                                a.as_primitive::<Date32Type>().value(row),
-                            )),
+                            DataType::Date32 => PartitionValue::Date(
+                                Date32Type::to_naive_date_opt(
+                                    a.as_primitive::<Date32Type>().value(row),
+                                )
+                                .expect("a date in range"),
+                            ),
                             DataType::Int32 => {
                                 PartitionValue::Int(a.as_primitive::<Int32Type>().value(row))
                             }
@@ -112,10 +115,6 @@ pub fn date_runs(dates: &BTreeSet<NaiveDate>) -> Vec<(NaiveDate, NaiveDate)> {
         }
     }
     runs
-}
-
-fn date32(days: i32) -> NaiveDate {
-    NaiveDate::from_num_days_from_ce_opt(days + 719_163).expect("valid date")
 }
 
 #[cfg(test)]

@@ -17,7 +17,6 @@ use datafusion::catalog::MemorySchemaProvider;
 use datafusion::common::{Column, TableReference};
 use datafusion::execution::context::SessionContext;
 use datafusion::logical_expr::Expr;
-use sha2::{Digest, Sha256};
 
 use super::queries::{QueryFile, SILVER_REFERENCE};
 use super::{Result, plan_query};
@@ -101,7 +100,7 @@ pub async fn build(
     for query in SILVER_REFERENCE {
         let output = TableRef::silver(query.stem());
         let fingerprint = fingerprint(&base, query);
-        let app_id = format!("datacycle.{output}");
+        let app_id = output.app_id();
         let lake = session.lake();
         if !full
             && let Some(existing) = lake.open_table(&output).await?
@@ -158,11 +157,9 @@ async fn snapshot_versions(session: &LakeSession) -> Result<Vec<(&'static str, O
 
 /// A non-negative number that changes whenever the inputs or the query change.
 fn fingerprint(base: &str, query: &QueryFile) -> i64 {
-    let digest = Sha256::new()
-        .chain_update(base.as_bytes())
-        .chain_update(query.path.as_bytes())
-        .chain_update(query.sql.as_bytes())
-        .finalize();
-    let bytes: [u8; 8] = digest[..8].try_into().expect("a sha256 has 32 bytes");
-    i64::from_le_bytes(bytes) & i64::MAX
+    crate::ops::fingerprint::version_of([
+        base.as_bytes(),
+        query.path.as_bytes(),
+        query.sql.as_bytes(),
+    ])
 }
