@@ -35,7 +35,7 @@ need_python() {
 }
 
 moto_python() {
-  local venv="${XDG_CACHE_HOME:-$HOME/.cache}/datacycle/moto-venv"
+  local venv="${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/datacycle/moto-venv"
   if ! "$venv/bin/python" -c 'import moto.server, boto3' 2>/dev/null; then
     log "installing moto (S3-compatible test server) into $venv"
     rm -rf "$venv"
