@@ -497,27 +497,7 @@ async fn gold_round_trips_with_row_level_security_and_incremental_days() {
         }
     };
     let before = versions("fact_energy_minute").await;
-    let last_file = crate::common::files_by_minute(&env.share).pop().unwrap();
-    let name = last_file.file_name().unwrap().to_string_lossy().to_string();
-    let parsed = datacycle::sources::sensor_name::SensorFileName::parse(&name).unwrap();
-    let next = parsed.minute + chrono::Duration::minutes(1);
-    let extra = env.dir.path().join("extra");
-    crate::common::copy_files(&env.share, &extra);
-    let body = std::fs::read_to_string(&last_file).unwrap().replacen(
-        &parsed.minute.format("%d.%m.%Y %H:%M").to_string(),
-        &next.format("%d.%m.%Y %H:%M").to_string(),
-        1,
-    );
-    let next_name = name.replacen(
-        &parsed.minute.format("%d.%m.%Y %H%M").to_string(),
-        &next.format("%d.%m.%Y %H%M").to_string(),
-        1,
-    );
-    std::fs::write(extra.join(next_name), body).unwrap();
-    let env = TestEnv {
-        share: extra,
-        ..env
-    };
+    let env = with_next_minute(env);
     // `rebuild` publishes, DB_URL being set.
     let out = env.run(&["rebuild", "--format", "json"]);
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -543,6 +523,75 @@ async fn gold_round_trips_with_row_level_security_and_incremental_days() {
         pg_rows(&owner, "gold.fact_energy_minute", &schema).await,
         lake_rows(&frame.collect().await.unwrap())
     );
+}
+
+/// `env` with a share that has one more file: the minute after its last one.
+fn with_next_minute(env: TestEnv) -> TestEnv {
+    let last_file = crate::common::files_by_minute(&env.share).pop().unwrap();
+    let name = last_file.file_name().unwrap().to_string_lossy().to_string();
+    let parsed = datacycle::sources::sensor_name::SensorFileName::parse(&name).unwrap();
+    let next = parsed.minute + chrono::Duration::minutes(1);
+    let extra = env.dir.path().join("extra");
+    crate::common::copy_files(&env.share, &extra);
+    let body = std::fs::read_to_string(&last_file).unwrap().replacen(
+        &parsed.minute.format("%d.%m.%Y %H:%M").to_string(),
+        &next.format("%d.%m.%Y %H:%M").to_string(),
+        1,
+    );
+    let next_name = name.replacen(
+        &parsed.minute.format("%d.%m.%Y %H%M").to_string(),
+        &next.format("%d.%m.%Y %H%M").to_string(),
+        1,
+    );
+    std::fs::write(extra.join(next_name), body).unwrap();
+    TestEnv {
+        share: extra,
+        ..env
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn publish_copies_the_version_it_records_even_from_a_stale_session() {
+    let (env, app, _sources) = published_lake("snapshot", 2).await;
+    // A session opened before gold changed (as a long `rebuild` holds one) publishes afterwards.
+    let stale = env.session().await;
+    let env = with_next_minute(env);
+    env.run(&["ingest", "sensors"]);
+    env.run(&["build"]);
+    let server = Server::parse(&app, "DB_URL").unwrap();
+    datacycle::publish::run::publish(&stale, &server, false, true)
+        .await
+        .unwrap();
+    let owner = connect(&app).await;
+    let fresh = env.session().await;
+    for table in ["fact_energy_minute", "dim_datetime"] {
+        let lake = fresh
+            .ctx()
+            .table(format!("gold.{table}"))
+            .await
+            .unwrap()
+            .count()
+            .await
+            .unwrap() as i64;
+        assert_eq!(count(&owner, table, "").await, lake, "gold.{table}");
+        let version = fresh
+            .lake()
+            .open_table(&datacycle::lake::TableRef::gold(table))
+            .await
+            .unwrap()
+            .unwrap()
+            .version()
+            .unwrap() as i64;
+        let recorded: i64 = owner
+            .query_one(
+                "SELECT lake_version FROM gold._datacycle_published WHERE table_name = $1",
+                &[&table],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(recorded, version, "gold.{table}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
