@@ -20,6 +20,12 @@ pub enum PublishError {
     /// A PostgreSQL failure; the message names the server and never holds a password.
     #[error("PostgreSQL {server}: {message}")]
     Postgres { server: String, message: String },
+    /// Reading a gold table from the lake failed (planning or scanning it).
+    #[error("reading gold.{table} from the lake: {source}")]
+    Reading {
+        table: String,
+        source: Box<datafusion::error::DataFusionError>,
+    },
     #[error("cannot publish Arrow type {0} to PostgreSQL")]
     Unsupported(String),
     #[error("{table}: PostgreSQL has {published} rows after publishing, the lake {lake}")]
@@ -39,11 +45,22 @@ impl PublishError {
     pub fn exit_code(&self) -> i32 {
         match self {
             Self::Config(_) => crate::ops::exit::CONFIG,
-            Self::Postgres { .. } | Self::Unsupported(_) | Self::CountMismatch { .. } => {
-                crate::ops::exit::FAILURE
-            }
+            Self::Postgres { .. }
+            | Self::Reading { .. }
+            | Self::Unsupported(_)
+            | Self::CountMismatch { .. } => crate::ops::exit::FAILURE,
             Self::Lake(e) => e.exit_code(),
             Self::Transform(e) => e.exit_code(),
+        }
+    }
+}
+
+impl PublishError {
+    /// A lake failure while reading `gold.<table>`.
+    pub fn reading(table: &str) -> impl FnOnce(datafusion::error::DataFusionError) -> Self + '_ {
+        move |source| Self::Reading {
+            table: table.to_string(),
+            source: Box::new(source),
         }
     }
 }
@@ -200,5 +217,24 @@ impl From<tokio_postgres::Error> for ErrorText {
 impl From<String> for ErrorText {
     fn from(text: String) -> Self {
         Self(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lake_failure_names_the_gold_table() {
+        let error = PublishError::reading("fact_energy_minute")(
+            datafusion::error::DataFusionError::Plan("no field named x".into()),
+        );
+        let text = error.to_string();
+        assert!(
+            text.starts_with("reading gold.fact_energy_minute from the lake:")
+                && text.contains("no field named x"),
+            "{text}"
+        );
+        assert_eq!(error.exit_code(), crate::ops::exit::FAILURE);
     }
 }

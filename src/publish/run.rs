@@ -25,7 +25,7 @@ use super::init::{ident, map_readers, prepare_schema};
 use super::schema::{
     ADMIN_READER, INDEXED, apartment_scoped, column_list, foreign_keys, primary_key,
 };
-use super::{Result, Server};
+use super::{PublishError, Result, Server};
 use crate::lake::{LakeSession, PartitionValue, TableRef, changed_files_since};
 use crate::ops::report::StepReport;
 use crate::transform::gold::{Kind, Partition, TABLES};
@@ -255,7 +255,8 @@ async fn plan_tables(
         let schema = session
             .ctx()
             .table(snapshot.as_str())
-            .await?
+            .await
+            .map_err(PublishError::reading(&name))?
             .schema()
             .as_arrow()
             .clone();
@@ -497,9 +498,14 @@ async fn copy_rows(
     filter: Option<Expr>,
 ) -> Result<u64> {
     let failed = |e: tokio_postgres::Error| server.error(&format!("copying gold.{}", plan.name), e);
-    let mut frame = session.ctx().table(plan.snapshot.as_str()).await?;
+    let reading = || PublishError::reading(&plan.name);
+    let mut frame = session
+        .ctx()
+        .table(plan.snapshot.as_str())
+        .await
+        .map_err(reading())?;
     if let Some(filter) = filter {
-        frame = frame.filter(filter)?;
+        frame = frame.filter(filter).map_err(reading())?;
     }
     let columns: Vec<String> = frame
         .schema()
@@ -515,11 +521,11 @@ async fn copy_rows(
         .await
         .map_err(failed)?;
     futures::pin_mut!(sink);
-    let mut stream = frame.execute_stream().await?;
+    let mut stream = frame.execute_stream().await.map_err(reading())?;
     let mut encoder = CopyEncoder::new();
     let mut rows = 0u64;
     while let Some(batch) = stream.next().await {
-        let batch = batch?;
+        let batch = batch.map_err(reading())?;
         rows += batch.num_rows() as u64;
         encoder.encode(&batch)?;
         if encoder.len() >= SEND_BYTES {
@@ -685,11 +691,13 @@ async fn verify_count(
     let lake = session
         .ctx()
         .table(plan.snapshot.as_str())
-        .await?
+        .await
+        .map_err(PublishError::reading(table))?
         .count()
-        .await? as i64;
+        .await
+        .map_err(PublishError::reading(table))? as i64;
     if published != lake {
-        return Err(super::PublishError::CountMismatch {
+        return Err(PublishError::CountMismatch {
             table: format!("gold.{table}"),
             published,
             lake,
