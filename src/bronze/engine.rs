@@ -448,12 +448,11 @@ impl<F: LandingFormat> Batcher<'_, F> {
             .collect();
         let format = self.format.clone();
         let parsing = Instant::now();
-        let (rows, outcomes) = tokio::task::spawn_blocking(move || {
+        let (rows, mut outcomes) = tokio::task::spawn_blocking(move || {
             parse_all(format.as_ref(), &work, &contents, ingested_at, threads)
         })
         .await
         .map_err(|e| BronzeError::Worker(e.to_string()))??;
-        let mut outcomes = outcomes;
         let listed = batch.len() + oversized.len();
         outcomes.extend(oversized.into_iter().map(|c| FileOutcome {
             error: Some(format!(

@@ -527,27 +527,23 @@ impl Cli {
     /// Whether a machine reads the output (a JSON summary, JSON results or JSON logs): then no
     /// progress bars are drawn.
     pub fn wants_json(&self) -> bool {
-        let summary = match &self.command {
-            Command::Generate(args) => Some(args.summary),
-            Command::Ingest { source } => Some(match source {
+        let json_output = match &self.command {
+            Command::Sql(args) => args.format == OutputFormat::Json,
+            Command::Generate(args) => args.summary.format == ReportFormat::Json,
+            Command::Ingest { source } => match source {
                 IngestSource::Sensors { summary, .. }
                 | IngestSource::Weather { summary }
-                | IngestSource::Reference { summary } => *summary,
-            }),
-            Command::Build(args) => Some(args.summary),
-            Command::Rebuild(args) => Some(args.summary),
-            Command::Demo(args) => Some(args.summary),
+                | IngestSource::Reference { summary } => summary.format == ReportFormat::Json,
+            },
+            Command::Build(args) => args.summary.format == ReportFormat::Json,
+            Command::Rebuild(args) => args.summary.format == ReportFormat::Json,
+            Command::Demo(args) => args.summary.format == ReportFormat::Json,
             Command::Pg {
                 command: PgCommand::Init(args),
-            } => Some(args.summary),
-            Command::Publish(args) => Some(args.summary),
-            Command::Sql(args) => {
-                return args.format == OutputFormat::Json
-                    || self.global.log_format == LogFormat::Json;
-            }
+            } => args.summary.format == ReportFormat::Json,
+            Command::Publish(args) => args.summary.format == ReportFormat::Json,
         };
-        summary.is_some_and(|s| s.format == ReportFormat::Json)
-            || self.global.log_format == LogFormat::Json
+        json_output || self.global.log_format == LogFormat::Json
     }
 }
 

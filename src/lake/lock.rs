@@ -212,20 +212,20 @@ impl WriterLease {
     /// generation from the store (one listing), so a takeover is noticed at the next commit,
     /// not at the next renewal.
     pub async fn check(&self) -> Result<()> {
-        if !self.lost.load(Ordering::SeqCst) {
-            match latest_lease(&self.store, &self.dir).await? {
-                Some(latest) if latest.generation != self.generation => {
-                    self.lost.store(true, Ordering::SeqCst);
-                    return Err(LakeError::LeaseLost {
-                        holder: latest.holder.to_string(),
-                    });
-                }
-                _ => return Ok(()),
-            }
+        if self.lost.load(Ordering::SeqCst) {
+            return Err(LakeError::LeaseLost {
+                holder: "another writer".into(),
+            });
         }
-        Err(LakeError::LeaseLost {
-            holder: "another writer".into(),
-        })
+        match latest_lease(&self.store, &self.dir).await? {
+            Some(latest) if latest.generation != self.generation => {
+                self.lost.store(true, Ordering::SeqCst);
+                Err(LakeError::LeaseLost {
+                    holder: latest.holder.to_string(),
+                })
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Who holds this lease.

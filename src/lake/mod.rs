@@ -187,7 +187,7 @@ impl Lake {
 
     /// Stream the file `source` into the local lake at `relative` without holding it in memory
     /// (a file too large to parse, landed to be kept and quarantined); `None` when `source` is
-    /// gone. Other lakes: `Ok(None)` is never returned, the caller must not ask.
+    /// gone. Only for a local lake (panics otherwise): other lakes stream a multipart upload.
     pub fn copy_in_blocking(
         &self,
         relative: &str,

@@ -89,20 +89,23 @@ fn open_s3(url: Url) -> std::result::Result<(Url, Arc<dyn ObjectStore>, Path), S
 /// without other credentials, which this check rules out).
 fn check_s3_credentials() -> std::result::Result<(), String> {
     let set = |key: &str| std::env::var(key).is_ok_and(|v| !v.trim().is_empty());
-    let yes = |key: &str| {
-        std::env::var(key)
-            .is_ok_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
-    };
-    let no = |key: &str| {
-        std::env::var(key)
-            .is_ok_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "0" | "false" | "no"))
+    // A boolean variable: Some(true) for 1/true/yes, Some(false) for 0/false/no.
+    let flag = |key: &str| match std::env::var(key)
+        .ok()?
+        .trim()
+        .to_ascii_lowercase()
+        .as_str()
+    {
+        "1" | "true" | "yes" => Some(true),
+        "0" | "false" | "no" => Some(false),
+        _ => None,
     };
     let keys = set("AWS_ACCESS_KEY_ID") && set("AWS_SECRET_ACCESS_KEY");
-    let other = yes("AWS_SKIP_SIGNATURE")
+    let other = flag("AWS_SKIP_SIGNATURE") == Some(true)
         || set("AWS_WEB_IDENTITY_TOKEN_FILE")
         || set("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
         || set("AWS_CONTAINER_CREDENTIALS_FULL_URI")
-        || no("AWS_EC2_METADATA_DISABLED");
+        || flag("AWS_EC2_METADATA_DISABLED") == Some(false);
     if keys || other {
         return Ok(());
     }

@@ -63,9 +63,7 @@ impl TableRef {
     pub fn gold(name: &str) -> Self {
         Self::new(Layer::Gold, name)
     }
-}
 
-impl TableRef {
     /// The application id a step that writes this table records its progress under
     /// (`datacycle.silver.sensor_events`).
     pub fn app_id(&self) -> String {

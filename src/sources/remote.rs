@@ -1,7 +1,7 @@
 //! A folder of files on another system (an sFTP server, or a local folder standing in for one),
 //! read one file at a time.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// A failure reading a remote folder. Transient failures (a lost connection, a timeout) are
 /// worth retrying; fatal ones (refused login, unknown host key) are not.
@@ -64,6 +64,31 @@ pub trait RemoteFolder: Send {
     ) -> Result<Vec<u8>, RemoteError>;
 }
 
+/// Every regular file directly in the local folder `dir` (the weather folder, the mounted share).
+pub fn list_local(dir: &Path) -> std::io::Result<Listing> {
+    let mut listing = Listing::default();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        // A file removed between listing and stat is simply not there.
+        let Some(meta) = entry.metadata().ok().filter(|m| m.is_file()) else {
+            continue;
+        };
+        match entry.file_name().into_string() {
+            Ok(name) => listing.files.push(RemoteFile {
+                name,
+                size: meta.len(),
+                modified: meta
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map(|d| d.as_secs() as i64),
+            }),
+            Err(raw) => listing.undecodable.push(raw.to_string_lossy().into_owned()),
+        }
+    }
+    Ok(listing)
+}
+
 /// A local folder.
 pub struct LocalFolder(pub PathBuf);
 
@@ -73,27 +98,8 @@ impl RemoteFolder for LocalFolder {
     }
 
     fn list(&mut self) -> Result<Listing, RemoteError> {
-        let entries = std::fs::read_dir(&self.0)
-            .map_err(|e| RemoteError::fatal(format!("listing {}: {e}", self.0.display())))?;
-        let mut listing = Listing::default();
-        for entry in entries.flatten() {
-            let Some(meta) = entry.metadata().ok().filter(|m| m.is_file()) else {
-                continue;
-            };
-            match entry.file_name().into_string() {
-                Ok(name) => listing.files.push(RemoteFile {
-                    name,
-                    size: meta.len(),
-                    modified: meta
-                        .modified()
-                        .ok()
-                        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                        .map(|d| d.as_secs() as i64),
-                }),
-                Err(raw) => listing.undecodable.push(raw.to_string_lossy().into_owned()),
-            }
-        }
-        Ok(listing)
+        list_local(&self.0)
+            .map_err(|e| RemoteError::fatal(format!("listing {}: {e}", self.0.display())))
     }
 
     fn read(

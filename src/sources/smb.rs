@@ -99,7 +99,7 @@ pub async fn ingest(
     }
     let scan_reason = scan_reason(full, &newest, &memory, now, settings.scan_idle);
 
-    let transfers = match &scan_reason {
+    let mut transfers = match &scan_reason {
         Some(reason) => {
             report.notes.push(format!("listing scan: {reason}"));
             scan(
@@ -115,7 +115,6 @@ pub async fn ingest(
     };
     let landed_apartments: std::collections::HashSet<String> =
         transfers.iter().map(|t| t.apartment.clone()).collect();
-    let mut transfers = transfers;
     let planned: std::collections::HashSet<String> =
         transfers.iter().map(|t| t.landing.clone()).collect();
     transfers.extend(
@@ -393,30 +392,12 @@ async fn scan(
     Ok(transfers)
 }
 
-/// Every regular file directly in the share (modification times are not needed), and the
-/// names that are not UTF-8 (shown lossily).
+/// Every regular file directly in the share, and the names that are not UTF-8 (shown lossily).
 fn list_share(share: &FsPath) -> Result<Listing> {
-    let read = |source| SourceError::Read {
+    super::remote::list_local(share).map_err(|source| SourceError::Read {
         path: share.to_path_buf(),
         source,
-    };
-    let mut listing = Listing::default();
-    for entry in std::fs::read_dir(share).map_err(read)? {
-        let entry = entry.map_err(read)?;
-        let Ok(meta) = entry.metadata() else { continue };
-        if !meta.is_file() {
-            continue;
-        }
-        match entry.file_name().into_string() {
-            Ok(name) => listing.files.push(RemoteFile {
-                name,
-                size: meta.len(),
-                modified: None,
-            }),
-            Err(raw) => listing.undecodable.push(raw.to_string_lossy().into_owned()),
-        }
-    }
-    Ok(listing)
+    })
 }
 
 /// Queue, then copy, every transfer in parallel.
