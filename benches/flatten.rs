@@ -26,7 +26,7 @@ fn bench_flatten(c: &mut Criterion) {
     let files = sample_files();
     let bytes: usize = files.iter().map(Vec::len).sum();
     let rules = FlattenRules {
-        categories: datacycle::transform::reference::sensor_categories(None)
+        categories: datacycle::catalog::reference::sensor_categories(None)
             .expect("built-in field map"),
         ..FlattenRules::default()
     };

@@ -4,6 +4,7 @@
 #
 #   scripts/bench.sh                      # 70 days x 2 apartments (~200k sensor files)
 #   DAYS=7 APARTMENTS=2 scripts/bench.sh  # a quicker run
+#   BIN=/path/to/old/datacycle scripts/bench.sh  # another binary (paired before/after runs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,10 +12,11 @@ DAYS=${DAYS:-70}
 APARTMENTS=${APARTMENTS:-2}
 CACHE=${BENCH_CACHE:-target/bench-data}
 SET="$CACHE/set-${DAYS}d-${APARTMENTS}a"
-BIN=${CARGO_TARGET_DIR:-target}/release/datacycle
-
 command -v /usr/bin/time >/dev/null || { echo "needs GNU time (apt-get install time)" >&2; exit 1; }
-cargo build --release --bins >&2
+if [[ -z "${BIN:-}" ]]; then
+  BIN=${CARGO_TARGET_DIR:-target}/release/datacycle
+  cargo build --release --bins >&2
+fi
 
 if [[ ! -f "$SET/sources.env" ]]; then
   echo "generating $DAYS days x $APARTMENTS apartments into $SET" >&2

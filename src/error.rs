@@ -2,6 +2,8 @@
 //! Messages name the file, row, table or host concerned; secrets are masked at the binary edge.
 
 use crate::bronze::BronzeError;
+use crate::catalog::CatalogError;
+use crate::config::ConfigError;
 use crate::generate::GenerateError;
 use crate::lake::LakeError;
 use crate::sources::SourceError;
@@ -11,8 +13,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("configuration: {0}")]
-    Config(String),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
     #[error(transparent)]
     Lake(#[from] LakeError),
     #[error(transparent)]
@@ -42,7 +46,8 @@ impl Error {
     /// The process exit code this error calls for (`ops::exit`).
     pub fn exit_code(&self) -> i32 {
         match self {
-            Self::Config(_) => crate::ops::exit::CONFIG,
+            Self::Config(e) => e.exit_code(),
+            Self::Catalog(e) => e.exit_code(),
             Self::Lake(e) => e.exit_code(),
             Self::Source(e) => e.exit_code(),
             Self::Bronze(e) => e.exit_code(),
@@ -53,6 +58,11 @@ impl Error {
             Self::Generate(GenerateError::Io { .. }) | Self::Io { .. } => crate::ops::exit::FAILURE,
             Self::Publish(e) => e.exit_code(),
         }
+    }
+
+    /// A configuration error of the command line itself.
+    pub fn config(message: impl Into<String>) -> Self {
+        Self::Config(ConfigError(message.into()))
     }
 
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {

@@ -7,6 +7,7 @@
 //! `cli` is the command-line edge; `generate` produces realistic synthetic sources.
 
 pub mod bronze;
+pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod error;
@@ -18,3 +19,6 @@ pub mod sources;
 pub mod transform;
 
 pub use error::{Error, Result};
+
+#[cfg(test)]
+mod architecture;

@@ -46,13 +46,13 @@ fn run() -> i32 {
     register_secrets_from_env();
     disable_instance_metadata_unless_asked();
     let cli = Cli::parse();
-    if cli.global.no_progress || cli.wants_json() {
+    if cli.logging.no_progress || cli.wants_json() {
         progress::disable();
     }
     let _guard = match logging::init(
-        cli.global.log_format,
-        &cli.global.log_level,
-        cli.global.log_dir.as_deref(),
+        cli.logging.log_format,
+        &cli.logging.log_level,
+        cli.logging.log_dir.as_deref(),
     ) {
         Ok(guard) => guard,
         Err(e) => {
@@ -60,7 +60,7 @@ fn run() -> i32 {
             return exit::CONFIG;
         }
     };
-    let cli_log_format = cli.global.log_format;
+    let cli_log_format = cli.logging.log_format;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -502,7 +502,7 @@ mod tests {
 
     fn rules() -> FlattenRules {
         FlattenRules {
-            categories: crate::transform::reference::sensor_categories(None)
+            categories: crate::catalog::reference::sensor_categories(None)
                 .expect("built-in field map"),
             secret_keys: SecretKeys::default(),
         }

@@ -15,18 +15,12 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 
 use super::Result;
+use crate::catalog::tables::{SNAPSHOT_AT, reference_snapshot};
 use crate::lake::{
     LakeSession, TableRef, TableWrite, WriteInput, WriteMode, WriterLease, table_reference,
 };
 use crate::ops::report::StepReport;
 use crate::sources::reference::{Fetched, TableSnapshot};
-
-pub const SNAPSHOT_AT: &str = "snapshot_at";
-
-/// The bronze table of a source table.
-pub fn table_of(source_table: &str) -> TableRef {
-    TableRef::bronze(&format!("ref_{source_table}"))
-}
 
 /// Write the fetched tables; `report` collects what happened to each.
 pub async fn write_snapshots(
@@ -37,7 +31,7 @@ pub async fn write_snapshots(
 ) -> Result<()> {
     let snapshot_at = crate::ops::clock::now();
     for (table, fetched) in fetched {
-        let target = table_of(table);
+        let target = reference_snapshot(table);
         let kept = if session.has_table(&target) {
             "the previous snapshot is kept"
         } else {

@@ -16,19 +16,9 @@ use datafusion::arrow::record_batch::RecordBatch;
 
 use super::engine::{LandingFormat, Parsed, SourceFile};
 use super::flatten::{FlatFile, FlattenRules, LeafValue, SecretKeys, flatten};
+use crate::catalog::tables;
+use crate::lake::landing::sensors::{self as landing, SensorFileName, parse_landing_path};
 use crate::lake::{PartitionValue, TableRef};
-use crate::sources::sensor_name::{LANDING_SENSORS, SensorFileName, parse_landing_path};
-
-/// Name of the landing queue sensor files are handed over in.
-pub const QUEUE: &str = "sensors";
-
-pub fn readings_table() -> TableRef {
-    TableRef::bronze("sensor_readings")
-}
-
-pub fn files_table() -> TableRef {
-    TableRef::bronze("sensor_files")
-}
 
 fn local_ts() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, None)
@@ -84,16 +74,16 @@ impl LandingFormat for SensorFiles {
         "datacycle.bronze.sensors"
     }
     fn queue(&self) -> &'static str {
-        QUEUE
+        landing::QUEUE
     }
     fn landing_prefix(&self) -> &'static str {
-        LANDING_SENSORS
+        landing::ROOT
     }
     fn rows_table(&self) -> TableRef {
-        readings_table()
+        tables::sensor_readings()
     }
     fn files_table(&self) -> TableRef {
-        files_table()
+        tables::sensor_files()
     }
     fn rows_schema(&self) -> SchemaRef {
         SENSOR_READINGS.clone()
@@ -257,8 +247,8 @@ pub async fn build(
     lease: &crate::lake::WriterLease,
     full: bool,
 ) -> super::Result<crate::ops::report::StepReport> {
-    let reference_dir = crate::transform::reference_dir();
-    let categories = crate::transform::reference::sensor_categories(reference_dir.as_deref())?;
+    let reference_dir = crate::catalog::reference::reference_dir();
+    let categories = crate::catalog::reference::sensor_categories(reference_dir.as_deref())?;
     super::engine::build(
         Arc::new(SensorFiles::new(
             categories,

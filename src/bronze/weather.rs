@@ -9,7 +9,7 @@
 
 use std::sync::{Arc, LazyLock};
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use datafusion::arrow::array::{
     ArrayRef, Date32Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
 };
@@ -18,36 +18,14 @@ use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::RecordBatch;
 
 use super::engine::{LandingFormat, Parsed, SourceFile};
-use crate::lake::{PartitionValue, TableRef};
+use crate::catalog::tables;
+use crate::lake::{PartitionValue, TableRef, landing};
 use datafusion::arrow::datatypes::Date32Type;
 
-/// Name of the landing queue weather files are handed over in.
-pub const QUEUE: &str = "weather";
-/// Root of the weather landing zone inside the lake.
-pub const LANDING_WEATHER: &str = "landing/weather";
 /// The columns every forecast file must have, in the order bronze stores them.
 pub const COLUMNS: [&str; 6] = ["Time", "Value", "Prediction", "Site", "Measurement", "Unit"];
 /// Typical rows per file, for sizing builders.
 const ROWS_PER_FILE: usize = 160_000;
-
-pub fn rows_table() -> TableRef {
-    TableRef::bronze("weather_rows")
-}
-
-pub fn files_table() -> TableRef {
-    TableRef::bronze("weather_files")
-}
-
-/// The issue date of a forecast file name `Pred_YYYY-MM-DD.csv`.
-pub fn prediction_date(name: &str) -> Option<NaiveDate> {
-    let date = name.strip_prefix("Pred_")?.strip_suffix(".csv")?;
-    NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()
-}
-
-/// Landing path (relative to the lake root) of a forecast file.
-pub fn landing_path(name: &str, date: NaiveDate) -> String {
-    format!("{LANDING_WEATHER}/{}/{name}", date.format("%Y/%m/%d"))
-}
 
 static WEATHER_ROWS: LazyLock<SchemaRef> = LazyLock::new(|| {
     let text = |name: &str| Field::new(name, DataType::Utf8, true);
@@ -85,16 +63,16 @@ impl LandingFormat for WeatherFiles {
         "datacycle.bronze.weather"
     }
     fn queue(&self) -> &'static str {
-        QUEUE
+        landing::weather::QUEUE
     }
     fn landing_prefix(&self) -> &'static str {
-        LANDING_WEATHER
+        landing::weather::ROOT
     }
     fn rows_table(&self) -> TableRef {
-        rows_table()
+        tables::weather_rows()
     }
     fn files_table(&self) -> TableRef {
-        files_table()
+        tables::weather_files()
     }
     fn rows_schema(&self) -> SchemaRef {
         WEATHER_ROWS.clone()
@@ -105,10 +83,10 @@ impl LandingFormat for WeatherFiles {
 
     fn identify(&self, landing_path: &str, size: u64) -> Option<SourceFile> {
         let name = landing_path
-            .strip_prefix(LANDING_WEATHER)?
+            .strip_prefix(landing::weather::ROOT)?
             .rsplit('/')
             .next()?;
-        let date = prediction_date(name)?;
+        let date = landing::weather::prediction_date(name)?;
         Some(SourceFile {
             name: name.to_string(),
             partition: vec![PartitionValue::Date(date)],
@@ -377,22 +355,5 @@ mod tests {
         let error = parse("Time,Value,Prediction,Measurement\n").unwrap_err();
         assert!(error.contains("Site, Unit"), "{error}");
         assert!(parse("").unwrap_err().contains("empty"));
-    }
-
-    #[test]
-    fn file_names_give_the_prediction_date() {
-        assert_eq!(
-            prediction_date("Pred_2023-10-03.csv"),
-            NaiveDate::from_ymd_opt(2023, 10, 3)
-        );
-        assert_eq!(prediction_date("Pred_2023-13-03.csv"), None);
-        assert_eq!(prediction_date("notes.csv"), None);
-        assert_eq!(
-            landing_path(
-                "Pred_2023-10-03.csv",
-                NaiveDate::from_ymd_opt(2023, 10, 3).unwrap()
-            ),
-            "landing/weather/2023/10/03/Pred_2023-10-03.csv"
-        );
     }
 }

@@ -9,12 +9,12 @@ use datafusion::arrow::datatypes::Int64Type;
 
 use super::output::{OutputFormat, ReportFormat, print_summary, write_batches};
 use super::pipeline::{Writer, rebuild_all};
+use crate::config::ReferenceSource;
 use crate::config::{Settings, WeatherSource};
 use crate::error::{Error, Result};
 use crate::generate::{GenerateOptions, generate};
 use crate::lake::{Lake, LakeSession};
 use crate::ops::report::{RunSummary, StepReport};
-use crate::sources::reference::ReferenceSource;
 use crate::transform;
 
 #[derive(Debug, Args)]
@@ -23,6 +23,14 @@ pub struct DemoArgs {
     #[arg(long, env = "DEMO_DAYS", default_value_t = 3)]
     pub days: u32,
     #[command(flatten)]
+    pub lake: super::LakeArgs,
+    #[command(flatten)]
+    pub model: super::ModelArgs,
+    #[command(flatten)]
+    pub tuning: super::BuildTuningArgs,
+    #[command(flatten)]
+    pub postgres: super::PostgresArgs,
+    #[command(flatten)]
     pub summary: super::SummaryArgs,
 }
 
@@ -30,9 +38,7 @@ pub async fn run(settings: &Settings, args: DemoArgs) -> Result<i32> {
     let started = Instant::now();
     let lake = Lake::open(&settings.lake_url)?;
     let root = lake.local_root().ok_or_else(|| {
-        Error::Config(
-            "demo runs on a local lake folder; for S3 lakes use `generate` and `rebuild`".into(),
-        )
+        Error::config("demo runs on a local lake folder; for S3 lakes use `generate` and `rebuild`")
     })?;
     let mut options = GenerateOptions::new(root.join("_demo").join("sources"));
     options.days = args.days;
@@ -112,7 +118,7 @@ pub async fn run(settings: &Settings, args: DemoArgs) -> Result<i32> {
 /// (table, rows) of every lake table, and the headline numbers of gold.
 async fn lake_figures(writer: &Writer) -> Result<(Vec<(String, i64)>, Vec<RecordBatch>)> {
     let session = transform::open_session(&writer.lake, &writer.settings).await?;
-    let plan = transform::plan_query(&session, &transform::queries::DEMO_HEADLINES).await?;
+    let plan = transform::plan_query(&session, &crate::catalog::queries::DEMO_HEADLINES).await?;
     let headlines = session
         .ctx()
         .execute_logical_plan(plan)

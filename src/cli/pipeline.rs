@@ -4,13 +4,13 @@ use std::time::Instant;
 
 use super::output::{ReportFormat, print_summary};
 use super::{BuildArgs, BuildLayer, GenerateArgs, PgInitArgs, PublishArgs, RebuildArgs};
+use crate::config::ReferenceSource;
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::generate::{GenerateOptions, generate as generate_sources};
 use crate::lake::{Lake, LakeSession, WriterLease};
 use crate::ops::report::{RunSummary, StepReport};
 use crate::publish::Server;
-use crate::sources::reference::ReferenceSource;
 use crate::{bronze, publish, sources, transform};
 
 pub async fn generate(args: GenerateArgs) -> Result<i32> {
@@ -96,10 +96,9 @@ pub async fn ingest_weather(settings: &Settings, format: ReportFormat) -> Result
 /// Snapshot the reference tables into bronze, then rebuild their silver tables.
 pub async fn ingest_reference(settings: &Settings, format: ReportFormat) -> Result<i32> {
     let Some(source) = settings.reference.clone() else {
-        return Err(Error::Config(
+        return Err(Error::config(
             "no reference source: set MYSQL_URL (a MySQL/MariaDB server) or REFERENCE_SOURCE \
-             (a folder of CSV exports)"
-                .into(),
+             (a folder of CSV exports)",
         ));
     };
     write_and_report(settings, "ingest reference", format, async |writer| {
@@ -246,9 +245,7 @@ async fn publish_gold(
 
 fn db_url(settings: &Settings) -> Result<&str> {
     settings.db_url.as_deref().ok_or_else(|| {
-        Error::Config(
-            "no PostgreSQL: set DB_URL (postgresql://app:password@host:5432/datacycle)".into(),
-        )
+        Error::config("no PostgreSQL: set DB_URL (postgresql://app:password@host:5432/datacycle)")
     })
 }
 

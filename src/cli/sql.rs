@@ -19,8 +19,18 @@ pub struct SqlArgs {
     #[arg(short = 'f', long = "file")]
     pub file: Option<PathBuf>,
     /// Result format.
-    #[arg(long, value_enum, env = "OUTPUT_FORMAT", default_value = "table")]
+    #[arg(
+        long,
+        value_enum,
+        env = "OUTPUT_FORMAT",
+        default_value = "table",
+        help_heading = "Output"
+    )]
     pub format: OutputFormat,
+    #[command(flatten)]
+    pub lake: super::LakeArgs,
+    #[command(flatten)]
+    pub model: super::ModelArgs,
 }
 
 pub async fn run(settings: &Settings, args: SqlArgs) -> Result<i32> {
@@ -29,9 +39,7 @@ pub async fn run(settings: &Settings, args: SqlArgs) -> Result<i32> {
         (None, Some(file)) => std::fs::read_to_string(file)
             .map_err(|e| Error::io(format!("reading {}", file.display()), e))?,
         _ => {
-            return Err(Error::Config(
-                "pass exactly one of -c <SQL> or -f <file>".into(),
-            ));
+            return Err(Error::config("pass exactly one of -c <SQL> or -f <file>"));
         }
     };
     let lake = Lake::open(&settings.lake_url)?;

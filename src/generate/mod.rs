@@ -10,7 +10,9 @@
 //!   people) and the 10 imported tables as CSV.
 //! - `sources.env`: the settings that point datacycle at these sources (`--env-file`).
 
+mod apartments;
 mod names;
+mod personal_tables;
 mod reference;
 mod sensors;
 mod weather;
@@ -25,7 +27,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::config::HouseMap;
 use crate::ops::report::StepReport;
 
-pub use sensors::ApartmentProfile;
+pub use apartments::ApartmentProfile;
 
 pub type Result<T, E = GenerateError> = std::result::Result<T, E>;
 
@@ -115,7 +117,7 @@ pub fn generate(options: &GenerateOptions) -> Result<Generated> {
     let smb = options.out.join("smb");
     let sftp = options.out.join("sftp");
     let mysql = options.out.join("mysql");
-    let profiles = sensors::profiles(options.apartments);
+    let profiles = apartments::profiles(options.apartments);
     let house_map = HouseMap::parse(
         &profiles
             .iter()

@@ -7,32 +7,33 @@ use std::path::Path;
 use chrono::{Duration, NaiveDateTime};
 use rand::Rng;
 
+use super::apartments::ApartmentProfile;
 use super::names::{CITIES, FIRST_NAMES, LAST_NAMES};
-use super::sensors::ApartmentProfile;
+use super::personal_tables::gdpr_tables;
 use super::{GenerateOptions, Result, io_error, rng};
 use crate::ops::report::StepReport;
 
-struct Table {
+pub(super) struct Table {
     name: &'static str,
     columns: Vec<(&'static str, &'static str)>,
     rows: Vec<Vec<Option<String>>>,
 }
 
 impl Table {
-    fn new(name: &'static str, columns: &[(&'static str, &'static str)]) -> Self {
+    pub(super) fn new(name: &'static str, columns: &[(&'static str, &'static str)]) -> Self {
         Self {
             name,
             columns: columns.to_vec(),
             rows: Vec::new(),
         }
     }
-    fn push(&mut self, row: Vec<Option<String>>) {
+    pub(super) fn push(&mut self, row: Vec<Option<String>>) {
         debug_assert_eq!(row.len(), self.columns.len());
         self.rows.push(row);
     }
 }
 
-fn v(value: impl ToString) -> Option<String> {
+pub(super) fn v(value: impl ToString) -> Option<String> {
     Some(value.to_string())
 }
 
@@ -50,7 +51,7 @@ pub fn generate(
     let mut report = StepReport::new("generate reference");
     for table in &tables {
         write_sql(&mut sql, table);
-        if crate::sources::reference::TABLES.contains(&table.name) {
+        if crate::catalog::tables::REFERENCE_TABLES.contains(&table.name) {
             let path = dir.join(format!("{}.csv", table.name));
             let mut writer = csv::Writer::from_path(&path).map_err(|e| csv_error(&path, e))?;
             writer
@@ -437,99 +438,4 @@ fn profile_rooms(profile: &ApartmentProfile) -> Vec<&'static str> {
         rooms.pop();
     }
     rooms
-}
-
-/// The personal-data and irrelevant tables datacycle must never read.
-fn gdpr_tables(rng: &mut rand_chacha::ChaCha8Rng, people: usize) -> Vec<Table> {
-    let mut actions = Table::new(
-        "actions",
-        &[
-            ("idAction", "INT PRIMARY KEY"),
-            ("idUser", "INT"),
-            ("description", "VARCHAR(200)"),
-            ("createdAt", "DATETIME"),
-        ],
-    );
-    let mut achievements = Table::new(
-        "achievements",
-        &[
-            ("idAchievement", "INT PRIMARY KEY"),
-            ("idUser", "INT"),
-            ("name", "VARCHAR(100)"),
-        ],
-    );
-    let mut events = Table::new(
-        "events",
-        &[
-            ("idEvent", "INT PRIMARY KEY"),
-            ("idUser", "INT"),
-            ("title", "VARCHAR(100)"),
-            ("start", "DATETIME"),
-        ],
-    );
-    let mut relationships = Table::new(
-        "userrelationships",
-        &[
-            ("idUser1", "INT"),
-            ("idUser2", "INT"),
-            ("kind", "VARCHAR(20)"),
-        ],
-    );
-    for u in 1..=people {
-        actions.push(vec![
-            v(u),
-            v(u),
-            v("Turned off the heating"),
-            v("2023-08-20 08:00:00"),
-        ]);
-        achievements.push(vec![v(u), v(u), v("Energy saver")]);
-        events.push(vec![
-            v(u),
-            v(u),
-            v("Family dinner"),
-            v("2023-08-25 19:00:00"),
-        ]);
-        relationships.push(vec![
-            v(u),
-            v(people.max(2) - u + 1),
-            v(["family", "friend"][rng.random_range(0..2)]),
-        ]);
-    }
-    let mut badges = Table::new(
-        "badges",
-        &[("idBadge", "INT PRIMARY KEY"), ("name", "VARCHAR(50)")],
-    );
-    badges.push(vec![v(1), v("Green week")]);
-    let mut generic = Table::new(
-        "eventsgeneric",
-        &[
-            ("idEventGeneric", "INT PRIMARY KEY"),
-            ("tip", "VARCHAR(200)"),
-        ],
-    );
-    generic.push(vec![v(1), v("Close the windows when the heating is on")]);
-    let mut ignore = Table::new(
-        "eventsignore",
-        &[
-            ("idEventIgnore", "INT PRIMARY KEY"),
-            ("idUser", "INT"),
-            ("idEventGeneric", "INT"),
-        ],
-    );
-    ignore.push(vec![v(1), v(1), v(1)]);
-    let mut categories = Table::new(
-        "categories",
-        &[("idCategory", "INT PRIMARY KEY"), ("name", "VARCHAR(50)")],
-    );
-    categories.push(vec![v(1), v("Energy")]);
-    vec![
-        actions,
-        achievements,
-        badges,
-        events,
-        generic,
-        ignore,
-        categories,
-        relationships,
-    ]
 }

@@ -4,13 +4,18 @@
 //! runs on a laptop folder and on S3/MinIO.
 
 mod digest;
+pub mod landing;
 mod listing;
 mod local_file;
 mod lock;
+mod log;
+pub mod partitions;
 mod queue;
 mod session;
+pub mod state;
 mod store;
 mod table;
+mod write;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,12 +26,12 @@ use url::Url;
 
 pub use digest::{ContentHasher, TableDigest, table_digest};
 pub use lock::{LeaseHolder, WriterLease, current_holder};
+pub use log::{AddedFile, added_files_since, changed_files_since, last_commit_metric};
+pub use partitions::{PartitionBatch, PartitionValue, partition_filter};
 pub use queue::{LandingQueue, QueueSnapshot, QueuedFile};
 pub use session::{LakeSession, table_reference};
-pub use table::{
-    AddedFile, DeltaTable, Layer, PartitionBatch, PartitionValue, TableRef, TableWrite, WriteInput,
-    WriteMode, added_files_since, changed_files_since, last_commit_metric, partition_filter,
-};
+pub use table::{DeltaTable, Layer, TableRef};
+pub use write::{TableWrite, WriteInput, WriteMode};
 
 pub type Result<T, E = LakeError> = std::result::Result<T, E>;
 

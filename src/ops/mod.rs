@@ -10,4 +10,3 @@ pub mod parallel;
 pub mod progress;
 pub mod report;
 pub mod secrets;
-pub mod state;

@@ -13,6 +13,7 @@ use datafusion::arrow::datatypes::{
     Int64Type, TimeUnit, TimestampMicrosecondType,
 };
 
+use super::sql::ident;
 use super::{PublishError, Result};
 
 const SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
@@ -230,7 +231,7 @@ pub fn column_definitions(schema: &datafusion::arrow::datatypes::Schema) -> Resu
     schema
         .fields()
         .iter()
-        .map(|f| Ok(format!("\"{}\" {}", f.name(), pg_type(f.data_type())?)))
+        .map(|f| Ok(format!("{} {}", ident(f.name()), pg_type(f.data_type())?)))
         .collect()
 }
 

@@ -12,21 +12,12 @@ use std::collections::HashMap;
 
 use tokio_postgres::Client;
 
-use super::schema::{ADMIN_READER, reader_role};
+use super::security::{ADMIN_READER, reader_role};
+use super::sql::{ident, literal};
 use super::{PublishError, Result, Server};
-use crate::transform::keys::surrogate_key_of;
+use crate::catalog::keys::surrogate_key_of;
 
 const SCHEMA: &str = include_str!("../../queries/publish/schema.sql");
-
-/// A PostgreSQL identifier, quoted.
-pub fn ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-/// A PostgreSQL string literal (utility statements take no parameters).
-pub fn literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
-}
 
 /// Prepare the server for `publish`; `apartments` get their reader roles and map rows now.
 pub async fn init(admin: &Server, app: &Server, apartments: &[String]) -> Result<Vec<String>> {

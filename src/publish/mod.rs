@@ -4,12 +4,16 @@
 
 pub mod copy;
 pub mod init;
+mod plan;
 pub mod run;
 pub mod schema;
+pub mod security;
+pub mod sql;
+mod stage;
+mod swap;
 
 use crate::lake::LakeError;
 use crate::ops::secrets::{mask_url, redact};
-use crate::transform::TransformError;
 
 pub type Result<T, E = PublishError> = std::result::Result<T, E>;
 
@@ -36,8 +40,6 @@ pub enum PublishError {
     },
     #[error(transparent)]
     Lake(#[from] LakeError),
-    #[error(transparent)]
-    Transform(#[from] TransformError),
 }
 
 impl PublishError {
@@ -50,7 +52,6 @@ impl PublishError {
             | Self::Unsupported(_)
             | Self::CountMismatch { .. } => crate::ops::exit::FAILURE,
             Self::Lake(e) => e.exit_code(),
-            Self::Transform(e) => e.exit_code(),
         }
     }
 }

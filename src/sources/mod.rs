@@ -3,7 +3,6 @@
 pub mod mysql;
 pub mod reference;
 pub mod remote;
-pub mod sensor_name;
 pub mod sftp;
 pub mod smb;
 pub mod weather;

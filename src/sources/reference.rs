@@ -4,58 +4,12 @@
 //! Only these tables are ever queried: the others hold personal data (users, actions, ...) and
 //! are never touched, not even to count or list their columns.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use crate::catalog::tables::REFERENCE_TABLES;
+use crate::config::ReferenceSource;
 
 use super::{Result, SourceError};
-
-/// The tables datacycle imports, in SPEC order.
-pub const TABLES: [&str; 10] = [
-    "buildings",
-    "buildingtype",
-    "rooms",
-    "sensors",
-    "devices",
-    "profilereference",
-    "profile",
-    "parameters",
-    "parameterstype",
-    "dierrors",
-];
-
-/// Where the reference tables come from.
-#[derive(Clone, PartialEq, Eq)]
-pub enum ReferenceSource {
-    /// `mysql://user:password@host:port/pidb`.
-    Mysql(String),
-    /// A folder with one `<table>.csv` per table (header row; an empty field is NULL).
-    Folder(PathBuf),
-}
-
-impl ReferenceSource {
-    /// `mysql://...` is a server, anything else a folder.
-    pub fn parse(text: &str) -> Self {
-        if text.starts_with("mysql://") || text.starts_with("mariadb://") {
-            Self::Mysql(text.replacen("mariadb://", "mysql://", 1))
-        } else {
-            Self::Folder(PathBuf::from(text))
-        }
-    }
-
-    /// For messages: the folder, or the URL with its password masked.
-    pub fn display(&self) -> String {
-        match self {
-            Self::Mysql(url) => crate::ops::secrets::mask_url(url),
-            Self::Folder(path) => path.display().to_string(),
-        }
-    }
-}
-
-/// Never prints the password.
-impl std::fmt::Debug for ReferenceSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.display())
-    }
-}
 
 /// One table as read: column names as the source spells them, every value as text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,7 +32,7 @@ pub enum Fetched {
 /// Read every imported table from `source`.
 pub async fn fetch_all(source: &ReferenceSource) -> Result<Vec<(&'static str, Fetched)>> {
     match source {
-        ReferenceSource::Mysql(url) => super::mysql::fetch_tables(url, &TABLES).await,
+        ReferenceSource::Mysql(url) => super::mysql::fetch_tables(url, &REFERENCE_TABLES).await,
         ReferenceSource::Folder(dir) => {
             let dir = dir.clone();
             tokio::task::spawn_blocking(move || fetch_folder(&dir))
@@ -106,7 +60,7 @@ fn fetch_folder(dir: &Path) -> Result<Vec<(&'static str, Fetched)>> {
             source: std::io::Error::new(std::io::ErrorKind::NotFound, "not a folder"),
         });
     }
-    TABLES
+    REFERENCE_TABLES
         .iter()
         .map(|&table| {
             let path = dir.join(format!("{table}.csv"));
@@ -186,7 +140,7 @@ mod tests {
         )
         .unwrap();
         let fetched = fetch_folder(dir.path()).unwrap();
-        assert_eq!(fetched.len(), TABLES.len());
+        assert_eq!(fetched.len(), REFERENCE_TABLES.len());
         let rooms = fetched.iter().find(|(t, _)| *t == "rooms").unwrap();
         let Fetched::Table(rooms) = &rooms.1 else {
             panic!("rooms is there")

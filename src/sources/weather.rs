@@ -18,8 +18,10 @@ use object_store::{ObjectStoreExt, PutPayload};
 use super::remote::{LocalFolder, RemoteFile, RemoteFolder};
 use super::sftp::SftpFolder;
 use super::{Result, SourceError};
-use crate::bronze::weather::{LANDING_WEATHER, QUEUE, landing_path, prediction_date};
 use crate::config::{Settings, WeatherSource};
+use crate::lake::landing::weather::{
+    QUEUE, ROOT as LANDING_WEATHER, landing_path, prediction_date,
+};
 use crate::lake::{Lake, LandingQueue, QueuedFile, WriterLease};
 use crate::ops::progress;
 use crate::ops::report::StepReport;

@@ -8,7 +8,7 @@ use deltalake::DeltaTable;
 
 use super::Result;
 use super::incremental::Derivation;
-use super::queries::{DEVICE_DAYS, QueryFile};
+use crate::catalog::queries::{DEVICE_DAYS, QueryFile};
 use crate::lake::{AddedFile, TableRef, changed_files_since};
 
 pub fn table() -> TableRef {

@@ -219,8 +219,8 @@ impl datafusion::catalog::TableFunctionImpl for QueryFileFunction {
             [Expr::Literal(ScalarValue::Utf8(Some(path)), _)] => path.clone(),
             _ => return exec_err!("query_file expects one string: the path below queries/"),
         };
-        let Some(query) = super::queries::all().find(|q| q.path == path) else {
-            let known: Vec<&str> = super::queries::all().map(|q| q.path).collect();
+        let Some(query) = crate::catalog::queries::all().find(|q| q.path == path) else {
+            let known: Vec<&str> = crate::catalog::queries::all().map(|q| q.path).collect();
             return exec_err!("unknown query file `{path}`; known: {}", known.join(", "));
         };
         let Some(state) = args.session().as_any().downcast_ref::<SessionState>() else {

@@ -1,4 +1,4 @@
-//! The gold star schema (`queries/gold/`), built in the order of [`TABLES`].
+//! The gold star schema (`queries/gold/`), built in the order of `catalog::tables::GOLD`.
 //!
 //! Two kinds of table:
 //! - **Whole** tables (dimensions, `weather_best_forecast`) are small: each run computes them
@@ -27,114 +27,19 @@ use datafusion::logical_expr::{Expr, col, lit};
 use deltalake::DeltaTable;
 use sha2::{Digest, Sha256};
 
-use super::incremental::{self, Derivation, partitions_of_files, partitions_of_table};
-use super::keys;
-use super::partitions::{PartitionSet, date_runs};
-use super::queries::{self as q, QueryFile};
+use super::incremental::{self, Derivation};
 use super::{Result, TransformError, plan_query};
+use crate::catalog::keys;
+use crate::catalog::queries::{self as q, QueryFile};
+use crate::catalog::reference::REFERENCES;
+use crate::catalog::tables::{Daily, GOLD, GoldTable, Kind, Partition};
 use crate::config::Settings;
+use crate::lake::partitions::{PartitionSet, date_runs, partitions_of_files, partitions_of_table};
 use crate::lake::{
-    AddedFile, ContentHasher, LakeSession, Layer, PartitionValue, TableRef, TableWrite, WriteInput,
+    AddedFile, ContentHasher, LakeSession, PartitionValue, TableRef, TableWrite, WriteInput,
     WriteMode, WriterLease, changed_files_since, table_digest,
 };
 use crate::ops::report::StepReport;
-
-/// A gold table: its query (the table is named after the file) and how it is maintained.
-#[derive(Debug, Clone, Copy)]
-pub struct GoldTable {
-    pub query: QueryFile,
-    pub kind: Kind,
-}
-
-#[derive(Debug, Clone, Copy)]
-pub enum Kind {
-    /// Recomputed every run, written when its content changed.
-    Whole,
-    /// Recomputed per changed day of its input.
-    Daily(Daily),
-}
-
-/// How a daily fact follows its input.
-#[derive(Debug, Clone, Copy)]
-pub struct Daily {
-    /// The silver table the days come from, partitioned by `input_date`.
-    pub input: (Layer, &'static str),
-    pub input_date: &'static str,
-    /// The output's partition column: `date_key` (INT `YYYYMMDD`) or a DATE column.
-    pub partition: Partition,
-    /// Days before and after a computed day that its rows depend on.
-    pub context_days: (u64, u64),
-    /// Other tables whose change recomputes every day.
-    pub depends_on: &'static [(Layer, &'static str)],
-}
-
-#[derive(Debug, Clone, Copy)]
-pub enum Partition {
-    DateKey,
-    Date(&'static str),
-}
-
-const fn whole(query: QueryFile) -> GoldTable {
-    GoldTable {
-        query,
-        kind: Kind::Whole,
-    }
-}
-
-const fn sensor_fact(query: QueryFile, context_days: (u64, u64)) -> GoldTable {
-    GoldTable {
-        query,
-        kind: Kind::Daily(Daily {
-            input: (Layer::Silver, "sensor_events"),
-            input_date: "date",
-            partition: Partition::DateKey,
-            context_days,
-            depends_on: &[],
-        }),
-    }
-}
-
-/// Every gold table in build order: a table comes after the tables it reads.
-pub const TABLES: &[GoldTable] = &[
-    whole(q::DIM_TARIFF),
-    whole(q::DIM_WEATHER_SITE),
-    GoldTable {
-        query: q::FACT_WEATHER_HOUR,
-        kind: Kind::Daily(Daily {
-            input: (Layer::Silver, "weather_forecasts"),
-            input_date: "prediction_date",
-            partition: Partition::Date("prediction_date"),
-            context_days: (0, 0),
-            depends_on: &[],
-        }),
-    },
-    whole(q::WEATHER_BEST_FORECAST),
-    whole(q::DIM_APARTMENT),
-    whole(q::DIM_ROOM),
-    whole(q::DIM_DEVICE),
-    // The calendars span the sensor days and the forecast hours.
-    whole(q::DIM_DATE),
-    whole(q::DIM_DATETIME),
-    sensor_fact(q::FACT_ENERGY_MINUTE, (1, 0)),
-    sensor_fact(q::FACT_ENVIRONMENT_MINUTE, (0, 0)),
-    sensor_fact(q::FACT_PRESENCE_MINUTE, (0, 0)),
-    GoldTable {
-        query: q::FACT_DEVICE_HEALTH_DAY,
-        kind: Kind::Daily(Daily {
-            input: (Layer::Silver, "device_days"),
-            input_date: "date",
-            partition: Partition::DateKey,
-            context_days: (1, 1),
-            depends_on: &[(Layer::Silver, "sensor_errors")],
-        }),
-    },
-];
-
-impl GoldTable {
-    pub fn table(&self) -> TableRef {
-        TableRef::gold(self.query.stem())
-    }
-}
 
 /// Bring every gold table up to date (`full`: recompute every day of every fact).
 pub async fn build(
@@ -145,13 +50,17 @@ pub async fn build(
 ) -> Result<Vec<StepReport>> {
     create_missing_inputs(session).await?;
     let context = context_fingerprint(session).await?;
-    let mut reports = Vec::with_capacity(TABLES.len());
-    for table in TABLES {
+    let mut reports = Vec::with_capacity(GOLD.len());
+    for table in GOLD {
         lease.check().await?;
         let report = match table.kind {
-            Kind::Whole => build_whole(session, lease, table).await?,
+            Kind::Whole => build_whole(session, lease, table)
+                .await
+                .map_err(|e| e.building(table.table()))?,
             Kind::Daily(daily) => {
-                let fact = DailyFact::new(session, table, daily, &context).await?;
+                let fact = DailyFact::new(session, table, daily, &context)
+                    .await
+                    .map_err(|e| e.building(table.table()))?;
                 incremental::build(&fact, session, settings, lease, full).await?
             }
         };
@@ -176,7 +85,7 @@ async fn create_missing_inputs(session: &LakeSession) -> Result<()> {
 /// tables (tariffs, sites, field maps, ...).
 async fn context_fingerprint(session: &LakeSession) -> Result<String> {
     let mut parts = Vec::new();
-    let names = q::REFERENCES
+    let names = REFERENCES
         .iter()
         .map(|r| r.name)
         .chain(["house_map", "weather_sites"]);

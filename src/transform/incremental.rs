@@ -17,11 +17,11 @@ use datafusion::arrow::datatypes::Field;
 use datafusion::logical_expr::{Expr, LogicalPlanBuilder};
 use deltalake::DeltaTable;
 
-use super::partitions::PartitionSet;
-use super::queries::QueryFile;
 use super::scope::restrict_input;
 use super::{Result, plan_query};
+use crate::catalog::queries::QueryFile;
 use crate::config::Settings;
+use crate::lake::partitions::{PartitionSet, partitions_of_files, partitions_of_table};
 use crate::lake::{
     AddedFile, LakeSession, TableRef, TableWrite, WriteInput, WriteMode, WriterLease,
     added_files_since, last_commit_metric, table_reference,
@@ -52,7 +52,7 @@ pub trait Derivation: Sync {
     /// Every output partition the whole input maps to (a superset is harmless: an empty
     /// partition is recomputed to nothing). By default the input's partitions.
     async fn all(&self, _session: &LakeSession, input: &DeltaTable) -> Result<PartitionSet> {
-        partitions_of_table(input, &self.partition_fields())
+        Ok(partitions_of_table(input, &self.partition_fields())?)
     }
     /// A filter on the input that keeps every row a chunk of output partitions needs; `None`
     /// (the default) when the output partition filter reaches the input by itself (it names
@@ -80,8 +80,21 @@ pub trait Derivation: Sync {
     }
 }
 
-/// Bring `derivation`'s output up to date with its input; `full` recomputes everything.
+/// Bring `derivation`'s output up to date with its input; `full` recomputes everything. A
+/// failure names the output table.
 pub async fn build(
+    derivation: &dyn Derivation,
+    session: &LakeSession,
+    settings: &Settings,
+    lease: &WriterLease,
+    full: bool,
+) -> Result<StepReport> {
+    build_derivation(derivation, session, settings, lease, full)
+        .await
+        .map_err(|e| e.building(derivation.output()))
+}
+
+async fn build_derivation(
     derivation: &dyn Derivation,
     session: &LakeSession,
     settings: &Settings,
@@ -180,75 +193,4 @@ pub async fn build(
     session.refresh(&output).await?;
     report.count("partitions", dirty.len() as u64);
     Ok(report.finish(started))
-}
-
-/// The partitions of added files, read from their Delta partition values (no data scanned).
-pub fn partitions_of_files(files: &[AddedFile], fields: &[Field]) -> PartitionSet {
-    let mut set = PartitionSet::default();
-    for file in files {
-        let key: Option<Vec<_>> = fields
-            .iter()
-            .map(|f| {
-                let text = file.partition_values.get(f.name())?.as_deref()?;
-                parse_partition_value(text, f)
-            })
-            .collect();
-        if let Some(key) = key {
-            set.insert(key);
-        }
-    }
-    set
-}
-
-/// Every partition of a table, from the partition values of its live files.
-pub fn partitions_of_table(table: &DeltaTable, fields: &[Field]) -> Result<PartitionSet> {
-    use datafusion::arrow::array::{Array, AsArray};
-    use datafusion::arrow::compute::cast;
-    use datafusion::arrow::datatypes::DataType;
-    let name = table.table_url().to_string();
-    let files = table
-        .snapshot()
-        .and_then(|s| s.add_actions_table(true))
-        .map_err(|e| crate::lake::LakeError::delta(name, e))?;
-    let columns: Vec<_> = fields
-        .iter()
-        .map(|f| {
-            let column = files
-                .column_by_name(&format!("partition.{}", f.name()))
-                .map(|c| cast(c, &DataType::Utf8))
-                .transpose()?;
-            Ok::<_, datafusion::arrow::error::ArrowError>(column)
-        })
-        .collect::<std::result::Result<_, _>>()
-        .map_err(crate::lake::LakeError::from)?;
-    let mut set = PartitionSet::default();
-    for row in 0..files.num_rows() {
-        let key: Option<Vec<_>> = fields
-            .iter()
-            .zip(&columns)
-            .map(|(f, c)| {
-                let c = c.as_ref()?.as_string::<i32>();
-                c.is_valid(row)
-                    .then(|| parse_partition_value(c.value(row), f))
-                    .flatten()
-            })
-            .collect();
-        if let Some(key) = key {
-            set.insert(key);
-        }
-    }
-    Ok(set)
-}
-
-fn parse_partition_value(text: &str, field: &Field) -> Option<crate::lake::PartitionValue> {
-    use crate::lake::PartitionValue;
-    match field.data_type() {
-        datafusion::arrow::datatypes::DataType::Date32 => {
-            chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
-                .ok()
-                .map(PartitionValue::Date)
-        }
-        datafusion::arrow::datatypes::DataType::Int32 => text.parse().ok().map(PartitionValue::Int),
-        _ => Some(PartitionValue::Text(text.to_string())),
-    }
 }

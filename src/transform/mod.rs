@@ -5,10 +5,7 @@ pub mod device_days;
 pub mod functions;
 pub mod gold;
 pub mod incremental;
-pub mod keys;
 pub mod max_by;
-pub mod partitions;
-pub mod queries;
 pub mod reference;
 pub mod reference_db;
 pub mod scope;
@@ -16,15 +13,14 @@ pub mod sensor_events;
 pub mod text_parse;
 pub mod weather;
 
-use std::path::PathBuf;
-
 use datafusion::error::DataFusionError;
 use datafusion::logical_expr::LogicalPlan;
 
+use crate::catalog::queries::QueryFile;
+use crate::catalog::{CatalogError, keys};
 use crate::config::Settings;
 use crate::lake::{Lake, LakeError, LakeSession};
 use functions::DatacycleOptions;
-use queries::QueryFile;
 
 pub type Result<T, E = TransformError> = std::result::Result<T, E>;
 
@@ -37,8 +33,14 @@ pub enum TransformError {
         path: String,
         source: Box<DataFusionError>,
     },
-    #[error("reference table {name}: {message}")]
-    Reference { name: String, message: String },
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    /// Any failure while building one table, named.
+    #[error("building {table}: {source}")]
+    Building {
+        table: String,
+        source: Box<TransformError>,
+    },
 }
 
 impl TransformError {
@@ -46,7 +48,22 @@ impl TransformError {
     pub fn exit_code(&self) -> i32 {
         match self {
             Self::Lake(e) => e.exit_code(),
-            Self::Query { .. } | Self::Reference { .. } => crate::ops::exit::FAILURE,
+            Self::Catalog(e) => e.exit_code(),
+            Self::Building { source, .. } => source.exit_code(),
+            Self::Query { .. } => crate::ops::exit::FAILURE,
+        }
+    }
+}
+
+impl TransformError {
+    /// This error as a failure of building `table` (as it is when it already names a table).
+    pub fn building(self, table: impl std::fmt::Display) -> Self {
+        match self {
+            Self::Building { .. } => self,
+            source => Self::Building {
+                table: table.to_string(),
+                source: Box::new(source),
+            },
         }
     }
 }
@@ -55,11 +72,6 @@ impl From<DataFusionError> for TransformError {
     fn from(e: DataFusionError) -> Self {
         Self::Lake(e.into())
     }
-}
-
-/// Where reference CSVs may be overridden (`REFERENCE_DIR`).
-pub fn reference_dir() -> Option<PathBuf> {
-    std::env::var_os("REFERENCE_DIR").map(PathBuf::from)
 }
 
 /// A lake session ready for datacycle SQL: tables, reference data, options and functions.
@@ -90,7 +102,10 @@ pub async fn open_session(lake: &Lake, settings: &Settings) -> Result<LakeSessio
         "query_file",
         std::sync::Arc::new(functions::QueryFileFunction),
     );
-    reference::register(session.ctx(), reference_dir().as_deref())?;
+    reference::register(
+        session.ctx(),
+        crate::catalog::reference::reference_dir().as_deref(),
+    )?;
     reference::register_house_map(session.ctx(), &settings.house_map)?;
     reference::register_weather_sites(session.ctx(), &settings.weather_sites)?;
     reference_db::register_schema(session.ctx())?;
@@ -123,4 +138,25 @@ pub async fn plan_query(session: &LakeSession, query: &QueryFile) -> Result<Logi
             path: query.path.to_string(),
             source: Box::new(source),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_names_the_table_being_built_once_and_keeps_its_exit_code() {
+        let engine = TransformError::from(DataFusionError::Plan("no column x".into()));
+        let named = engine.building("gold.dim_room").building("gold.outer");
+        assert_eq!(
+            named.to_string(),
+            "building gold.dim_room: SQL engine: Error during planning: no column x"
+        );
+        assert_eq!(named.exit_code(), crate::ops::exit::FAILURE);
+        let lost = TransformError::Lake(LakeError::LeaseLost {
+            holder: "pid 1".into(),
+        })
+        .building("silver.sensor_events");
+        assert_eq!(lost.exit_code(), crate::ops::exit::LOCKED);
+    }
 }

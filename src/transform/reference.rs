@@ -1,14 +1,10 @@
 //! Reference tables: small CSVs (room map, field map, outlier bounds, ...) registered in the
 //! session as `reference.<name>`, with column types inferred from the CSV.
 
-use std::collections::HashSet;
-use std::io::Cursor;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, StringArray};
-use datafusion::arrow::csv::ReaderBuilder;
-use datafusion::arrow::csv::reader::Format;
+use datafusion::arrow::array::{ArrayRef, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::MemorySchemaProvider;
@@ -16,49 +12,11 @@ use datafusion::common::TableReference;
 use datafusion::datasource::MemTable;
 use datafusion::execution::context::SessionContext;
 
-use super::queries::{REFERENCES, ReferenceFile};
-use super::{Result, TransformError};
+use super::Result;
+use crate::catalog::reference::{REFERENCES, load};
 use crate::config::HouseMap;
 
 pub const SCHEMA: &str = "reference";
-
-/// The CSV text of a reference table: from `dir` when it holds `<name>.csv`, else built in.
-fn csv_text(reference: &ReferenceFile, dir: Option<&Path>) -> Result<(String, String)> {
-    if let Some(dir) = dir {
-        let path: PathBuf = dir.join(format!("{}.csv", reference.name));
-        if path.exists() {
-            let text = std::fs::read_to_string(&path).map_err(|e| TransformError::Reference {
-                name: path.display().to_string(),
-                message: e.to_string(),
-            })?;
-            return Ok((text, path.display().to_string()));
-        }
-    }
-    Ok((
-        reference.csv.to_string(),
-        format!("queries/reference/{}.csv", reference.name),
-    ))
-}
-
-/// Parse one reference CSV.
-pub fn load(reference: &ReferenceFile, dir: Option<&Path>) -> Result<RecordBatch> {
-    let (text, origin) = csv_text(reference, dir)?;
-    let error = |e: datafusion::arrow::error::ArrowError| TransformError::Reference {
-        name: origin.clone(),
-        message: e.to_string(),
-    };
-    let format = Format::default().with_header(true);
-    let (schema, _) = format
-        .infer_schema(Cursor::new(text.as_bytes()), None)
-        .map_err(error)?;
-    let schema = Arc::new(schema);
-    let reader = ReaderBuilder::new(schema.clone())
-        .with_format(format)
-        .build(Cursor::new(text.as_bytes()))
-        .map_err(error)?;
-    let batches: Vec<RecordBatch> = reader.collect::<Result<_, _>>().map_err(error)?;
-    datafusion::arrow::compute::concat_batches(&schema, &batches).map_err(error)
-}
 
 /// Register every reference table in `ctx` under the `reference` schema.
 pub fn register(ctx: &SessionContext, dir: Option<&Path>) -> Result<()> {
@@ -156,25 +114,4 @@ fn register_text_table(
         .collect();
     let batch = RecordBatch::try_new(schema, arrays).map_err(crate::lake::LakeError::from)?;
     register_batch(ctx, name, batch)
-}
-
-/// The sensor categories of the field map: the top-level JSON members the bronze flattener
-/// checks structurally.
-pub fn sensor_categories(dir: Option<&Path>) -> Result<HashSet<String>> {
-    let reference = REFERENCES
-        .iter()
-        .find(|r| r.name == "sensor_fields")
-        .expect("sensor_fields is built in");
-    let batch = load(reference, dir)?;
-    let column = batch
-        .column_by_name("category")
-        .and_then(|c| c.as_any().downcast_ref::<StringArray>())
-        .ok_or_else(|| TransformError::Reference {
-            name: "sensor_fields".into(),
-            message: "needs a text column `category`".into(),
-        })?;
-    Ok((0..column.len())
-        .filter(|&i| column.is_valid(i))
-        .map(|i| column.value(i).to_string())
-        .collect())
 }

@@ -18,16 +18,15 @@ use datafusion::common::{Column, TableReference};
 use datafusion::execution::context::SessionContext;
 use datafusion::logical_expr::Expr;
 
-use super::queries::{QueryFile, SILVER_REFERENCE};
 use super::{Result, plan_query};
-use crate::bronze::reference::{SNAPSHOT_AT, table_of};
+use crate::catalog::queries::{QueryFile, SILVER_REFERENCE};
+use crate::catalog::tables::{REFERENCE_TABLES, SNAPSHOT_AT, reference_snapshot};
 use crate::config::Settings;
 use crate::lake::{
     LakeSession, TableRef, TableWrite, WriteInput, WriteMode, WriterLease, last_commit_metric,
     table_reference,
 };
 use crate::ops::report::StepReport;
-use crate::sources::reference::TABLES;
 
 /// The schema of the lowercased snapshot views.
 pub const SCHEMA: &str = "pidb";
@@ -46,10 +45,10 @@ pub fn register_schema(ctx: &SessionContext) -> Result<()> {
 pub async fn register_views(session: &LakeSession) -> Result<Vec<String>> {
     let ctx = session.ctx();
     let mut warnings = Vec::new();
-    for table in TABLES {
+    for table in REFERENCE_TABLES {
         let view = TableReference::partial(SCHEMA, table);
         ctx.deregister_table(view.clone())?;
-        let snapshot = table_of(table);
+        let snapshot = reference_snapshot(table);
         if !session.has_table(&snapshot) {
             continue;
         }
@@ -147,9 +146,12 @@ pub async fn build(
 
 /// The Delta version of each snapshot table (`None`: no snapshot yet).
 async fn snapshot_versions(session: &LakeSession) -> Result<Vec<(&'static str, Option<u64>)>> {
-    let mut versions = Vec::with_capacity(TABLES.len());
-    for table in TABLES {
-        let delta = session.lake().open_table(&table_of(table)).await?;
+    let mut versions = Vec::with_capacity(REFERENCE_TABLES.len());
+    for table in REFERENCE_TABLES {
+        let delta = session
+            .lake()
+            .open_table(&reference_snapshot(table))
+            .await?;
         versions.push((table, delta.and_then(|d| d.version())));
     }
     Ok(versions)

@@ -17,9 +17,9 @@ use datafusion::logical_expr::{Expr, col, lit};
 use deltalake::DeltaTable;
 
 use super::incremental::Derivation;
-use super::partitions::{PartitionSet, date_runs};
-use super::queries::{QueryFile, SENSOR_EVENTS};
 use super::{Result, functions};
+use crate::catalog::queries::{QueryFile, SENSOR_EVENTS};
+use crate::lake::partitions::{PartitionSet, date_runs};
 use crate::lake::{AddedFile, LakeSession, PartitionValue, TableRef, table_reference};
 
 /// Days of bronze wall-clock time read around a recomputed date (any zone offset fits).
@@ -37,7 +37,7 @@ pub struct SensorEvents {
 #[async_trait]
 impl Derivation for SensorEvents {
     fn input(&self) -> TableRef {
-        crate::bronze::sensors::readings_table()
+        crate::catalog::tables::sensor_readings()
     }
     fn output(&self) -> TableRef {
         table()

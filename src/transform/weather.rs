@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use datafusion::arrow::datatypes::{DataType, Field};
 
 use super::incremental::Derivation;
-use super::queries::{QueryFile, WEATHER_FILE_STATS, WEATHER_FORECASTS};
+use crate::catalog::queries::{QueryFile, WEATHER_FILE_STATS, WEATHER_FORECASTS};
 use crate::lake::TableRef;
 
 /// A silver weather table.
@@ -30,7 +30,7 @@ pub const FILE_STATS: WeatherDerivation = WeatherDerivation {
 #[async_trait]
 impl Derivation for WeatherDerivation {
     fn input(&self) -> TableRef {
-        crate::bronze::weather::rows_table()
+        crate::catalog::tables::weather_rows()
     }
     fn output(&self) -> TableRef {
         TableRef::silver(self.table)

@@ -247,7 +247,7 @@ pub fn files_by_minute(dir: &Path) -> Vec<PathBuf> {
         .map(|e| e.unwrap().path())
         .collect();
     files.sort_by_key(|p| {
-        datacycle::sources::sensor_name::SensorFileName::parse(
+        datacycle::lake::landing::sensors::SensorFileName::parse(
             &p.file_name().unwrap().to_string_lossy(),
         )
         .map(|n| n.minute)

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use chrono::{Duration, NaiveDateTime};
-use datacycle::sources::sensor_name::SensorFileName;
+use datacycle::lake::landing::sensors::SensorFileName;
 
 use crate::common::TestEnv;
 

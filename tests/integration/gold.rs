@@ -106,7 +106,7 @@ async fn gold_ticks_equal_a_full_rebuild_and_keys_stay_stable() {
     let devices_before = staged.query_csv(devices_sql).await;
     let last = files.last().unwrap();
     let name = last.file_name().unwrap().to_string_lossy().to_string();
-    let parsed = datacycle::sources::sensor_name::SensorFileName::parse(&name).unwrap();
+    let parsed = datacycle::lake::landing::sensors::SensorFileName::parse(&name).unwrap();
     let later = parsed.minute + chrono::Duration::days(1);
     let new_name = name.replacen(
         &parsed.minute.format("%d.%m.%Y %H%M").to_string(),

@@ -414,13 +414,13 @@ async fn a_queued_file_that_never_landed_stays_queued_until_it_lands_or_is_gone(
     // other is gone from it.
     std::fs::copy(fixtures.join(late), env.share.join(late)).unwrap();
     let minute = |name: &str| {
-        datacycle::sources::sensor_name::SensorFileName::parse(name)
+        datacycle::lake::landing::sensors::SensorFileName::parse(name)
             .unwrap()
             .minute
     };
     let gone = "18.08.2023 0959_JimmyLoup_received.json";
     let path =
-        |name: &str| datacycle::sources::sensor_name::landing_path("jimmy", minute(name), name);
+        |name: &str| datacycle::lake::landing::sensors::landing_path("jimmy", minute(name), name);
     let queue_dir = env.lake.join("_ops/queue/sensors");
     std::fs::create_dir_all(&queue_dir).unwrap();
     std::fs::write(

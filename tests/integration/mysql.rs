@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use datacycle::catalog::tables::REFERENCE_TABLES as TABLES;
 use datacycle::lake::TableDigest;
-use datacycle::sources::reference::TABLES;
 use mysql_async::prelude::Queryable;
 
 use crate::common::{TestEnv, env_var, summary_step};

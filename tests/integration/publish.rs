@@ -437,7 +437,7 @@ async fn gold_round_trips_with_row_level_security_and_incremental_days() {
         "fact_device_health_day",
         "mv_energy_with_cost",
     ];
-    let jimmy_key = datacycle::transform::keys::surrogate_key_of(["jimmy"]);
+    let jimmy_key = datacycle::catalog::keys::surrogate_key_of(["jimmy"]);
     let jimmy = connect_as(&app, "reader_jimmy").await;
     let admin_reader = connect_as(&app, "reader_admin").await;
     let admin = connect(&database_urls("roundtrip").0).await;
@@ -529,7 +529,7 @@ async fn gold_round_trips_with_row_level_security_and_incremental_days() {
 fn with_next_minute(env: TestEnv) -> TestEnv {
     let last_file = crate::common::files_by_minute(&env.share).pop().unwrap();
     let name = last_file.file_name().unwrap().to_string_lossy().to_string();
-    let parsed = datacycle::sources::sensor_name::SensorFileName::parse(&name).unwrap();
+    let parsed = datacycle::lake::landing::sensors::SensorFileName::parse(&name).unwrap();
     let next = parsed.minute + chrono::Duration::minutes(1);
     let extra = env.dir.path().join("extra");
     crate::common::copy_files(&env.share, &extra);
@@ -780,7 +780,7 @@ async fn readable_relations(reader: &tokio_postgres::Client) -> Vec<(String, Vec
 /// What `reader_jimmy` can read holds jimmy's rows only, in every schema it can reach.
 async fn assert_jimmy_sees_only_jimmy(app: &str) {
     let jimmy = connect_as(app, "reader_jimmy").await;
-    let key = datacycle::transform::keys::surrogate_key_of(["jimmy"]);
+    let key = datacycle::catalog::keys::surrogate_key_of(["jimmy"]);
     let relations = readable_relations(&jimmy).await;
     assert!(
         relations

@@ -1,31 +1,34 @@
 //! Run-time settings shared by every command, resolved from flags, the environment and the
-//! `.env` file (in that order of precedence; see `cli::GlobalArgs` for every variable).
+//! `.env` file (in that order of precedence; see `cli::args` for every variable).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono_tz::Tz;
 
-use crate::error::{Error, Result};
+mod house_map;
+mod sources;
 
-/// Map from the `<House>` token of sensor file names to apartment ids, matched case-insensitively.
-/// The house spelling is kept as configured because prediction mode builds file names from it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HouseMap {
-    entries: Vec<HouseEntry>,
+pub use house_map::{HouseEntry, HouseMap, parse_timezone};
+pub use sources::{ReferenceSource, SftpSettings, SftpTarget, WeatherSource, parse_weather_sites};
+
+/// A setting that cannot be used as given; the message names the variable and the value.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl ConfigError {
+    /// The process exit code this error calls for.
+    pub fn exit_code(&self) -> i32 {
+        crate::ops::exit::CONFIG
+    }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HouseEntry {
-    /// House token exactly as it appears in file names, e.g. `JimmyLoup`.
-    pub house: String,
-    /// Apartment id used everywhere in the lake, e.g. `jimmy`.
-    pub apartment: String,
-}
+pub type Result<T, E = ConfigError> = std::result::Result<T, E>;
 
 pub const DEFAULT_WEATHER_SITE: &str = "Sion";
 
-/// The defaults of the settings, shared by the command line (`cli::GlobalArgs`, where each is
+/// The defaults of the settings, shared by the command line (`cli::args`, where each is
 /// documented) and [`Settings::for_lake`].
 pub mod defaults {
     pub const LAKE_URL: &str = "./lake";
@@ -51,138 +54,6 @@ pub mod defaults {
 /// Words that make a sensor JSON key a secret (SECRET_KEYS): such members never leave landing.
 pub const DEFAULT_SECRET_KEYS: &str = "token,api_key,apikey,password,passwd,secret,credential";
 pub const DEFAULT_HOUSE_MAP: &str = "JimmyLoup=jimmy,JeremieVianin=jeremie";
-
-impl HouseMap {
-    /// Parse `House=apartment,House2=apartment2`.
-    pub fn parse(text: &str) -> Result<Self> {
-        let mut entries: Vec<HouseEntry> = Vec::new();
-        for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (house, apartment) = pair.split_once('=').ok_or_else(|| {
-                Error::Config(format!(
-                    "HOUSE_MAP entry `{pair}` is not `House=apartment` (full value: `{text}`)"
-                ))
-            })?;
-            let (house, apartment) = (house.trim(), apartment.trim());
-            if house.is_empty() || !is_valid_apartment_id(apartment) {
-                return Err(Error::Config(format!(
-                    "HOUSE_MAP entry `{pair}`: the house must be non-empty and the apartment id \
-                     must be lowercase letters, digits, `-` or `_`"
-                )));
-            }
-            if entries.iter().any(|e| e.house.eq_ignore_ascii_case(house)) {
-                return Err(Error::Config(format!(
-                    "HOUSE_MAP names house `{house}` twice"
-                )));
-            }
-            // One file per apartment and minute is what makes duplicate resolution in silver
-            // well defined, so an apartment has exactly one house.
-            if let Some(other) = entries.iter().find(|e| e.apartment == apartment) {
-                return Err(Error::Config(format!(
-                    "HOUSE_MAP maps both `{}` and `{house}` to apartment `{apartment}`; an apartment has one house",
-                    other.house
-                )));
-            }
-            entries.push(HouseEntry {
-                house: house.to_string(),
-                apartment: apartment.to_string(),
-            });
-        }
-        if entries.is_empty() {
-            return Err(Error::Config("HOUSE_MAP is empty".into()));
-        }
-        Ok(Self { entries })
-    }
-
-    /// The apartment of a house token, ignoring case.
-    pub fn apartment_of(&self, house: &str) -> Option<&str> {
-        self.entries
-            .iter()
-            .find(|e| e.house.eq_ignore_ascii_case(house))
-            .map(|e| e.apartment.as_str())
-    }
-
-    pub fn entries(&self) -> &[HouseEntry] {
-        &self.entries
-    }
-
-    /// The map in its `House=apartment,...` text form.
-    pub fn to_config_string(&self) -> String {
-        self.entries
-            .iter()
-            .map(|e| format!("{}={}", e.house, e.apartment))
-            .collect::<Vec<_>>()
-            .join(",")
-    }
-}
-
-impl Default for HouseMap {
-    fn default() -> Self {
-        Self::parse(DEFAULT_HOUSE_MAP).expect("default house map is valid")
-    }
-}
-
-fn is_valid_apartment_id(id: &str) -> bool {
-    !id.is_empty()
-        && id
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
-}
-
-/// Parse an IANA time zone name such as `UTC` or `Europe/Zurich`.
-pub fn parse_timezone(name: &str, variable: &str) -> Result<Tz> {
-    name.trim()
-        .parse::<Tz>()
-        .map_err(|_| Error::Config(format!("{variable}=`{name}` is not an IANA time zone name")))
-}
-
-/// Where the daily weather forecast files come from.
-#[derive(Debug, Clone)]
-pub enum WeatherSource {
-    /// A local folder (the generator's `sftp/`, or a mounted copy).
-    Local(PathBuf),
-    /// An sFTP server.
-    Sftp(SftpTarget),
-}
-
-/// An sFTP folder and how to reach it.
-#[derive(Clone)]
-pub struct SftpTarget {
-    pub host: String,
-    pub port: u16,
-    pub user: String,
-    pub password: Option<String>,
-    pub key_file: Option<PathBuf>,
-    /// Remote folder, e.g. `/Meteo2`.
-    pub path: String,
-    /// OpenSSH known_hosts file the server's key is checked against.
-    pub known_hosts: PathBuf,
-    /// Record an unknown host key instead of refusing it.
-    pub accept_new_host: bool,
-    /// Attempts after the first for a lost connection or a failed file.
-    pub max_retries: u32,
-    /// Wait before the first retry; doubles with every retry.
-    pub retry_delay: Duration,
-    /// Total waiting for retries in one run: longer outages are the scheduler's to retry, not a
-    /// run's to sit out holding the writer lease.
-    pub retry_budget: Duration,
-}
-
-impl std::fmt::Debug for SftpTarget {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "sftp://{}@{}:{}{}",
-            self.user, self.host, self.port, self.path
-        )
-    }
-}
-
-impl SftpTarget {
-    /// `user@host:port` for messages (never the password).
-    pub fn display_address(&self) -> String {
-        format!("{}@{}:{}", self.user, self.host, self.port)
-    }
-}
 
 /// Everything a pipeline step needs to know about its environment.
 #[derive(Debug, Clone)]
@@ -220,7 +91,7 @@ pub struct Settings {
     /// A forecast file modified more recently than this may still be uploading: not landed yet.
     pub weather_min_age: Duration,
     /// The reference database (MySQL server or folder of CSV exports), if configured.
-    pub reference: Option<crate::sources::reference::ReferenceSource>,
+    pub reference: Option<ReferenceSource>,
     /// Zone of gold's local_* reporting columns.
     pub reporting_timezone: Tz,
     /// Forecast sites of gold, in order; apartments use the first.
@@ -285,30 +156,9 @@ pub fn load_env_file(path: &std::path::Path, explicit: bool) -> Result<()> {
         Err(dotenvy::Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
             Ok(())
         }
-        Err(e) => Err(Error::Config(format!(
+        Err(e) => Err(ConfigError(format!(
             "cannot read env file {}: {e}",
             path.display()
         ))),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn house_map_is_case_insensitive_and_validated() {
-        let map = HouseMap::default();
-        assert_eq!(map.apartment_of("jimmyloup"), Some("jimmy"));
-        assert_eq!(map.apartment_of("JEREMIEVIANIN"), Some("jeremie"));
-        assert_eq!(map.apartment_of("Unknown"), None);
-        assert!(HouseMap::parse("A=b,a=c").is_err());
-        assert!(HouseMap::parse("A=b,C=b").is_err());
-        assert!(HouseMap::parse("A").is_err());
-        assert!(HouseMap::parse("A=Bad Id").is_err());
-        assert_eq!(
-            HouseMap::parse(" X=x , Y=y ").unwrap().to_config_string(),
-            "X=x,Y=y"
-        );
     }
 }

@@ -6,7 +6,7 @@ use object_store::PutPayload;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::lake::{Lake, LakeError, Result};
+use super::{Lake, LakeError, Result};
 
 fn state_path(lake: &Lake, name: &str) -> object_store::path::Path {
     lake.path(&format!("_ops/state/{name}.json"))

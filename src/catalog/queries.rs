@@ -1,5 +1,5 @@
-//! The SQL files of `queries/` and the reference CSVs, compiled into the binary so that an
-//! installed `datacycle` needs no source tree. `REFERENCE_DIR` overrides reference CSVs by name.
+//! The SQL files of `queries/`, compiled into the binary so that an installed `datacycle` needs
+//! no source tree.
 
 /// A SQL file of `queries/`.
 #[derive(Debug, Clone, Copy)]
@@ -84,31 +84,5 @@ pub fn all() -> impl Iterator<Item = QueryFile> {
     ]
     .into_iter()
     .chain(SILVER_REFERENCE.iter().copied())
-    .chain(super::gold::TABLES.iter().map(|t| t.query))
+    .chain(super::tables::GOLD.iter().map(|t| t.query))
 }
-
-/// A reference CSV of `queries/reference/`, registered as `reference.<name>`.
-#[derive(Debug, Clone, Copy)]
-pub struct ReferenceFile {
-    pub name: &'static str,
-    pub csv: &'static str,
-}
-
-macro_rules! reference {
-    ($name:literal) => {
-        ReferenceFile {
-            name: $name,
-            csv: include_str!(concat!("../../queries/reference/", $name, ".csv")),
-        }
-    };
-}
-
-pub const REFERENCES: &[ReferenceFile] = &[
-    reference!("sensor_fields"),
-    reference!("room_map"),
-    reference!("outlier_bounds"),
-    reference!("weather_measurements"),
-    reference!("tariffs"),
-    reference!("holidays"),
-    reference!("room_types"),
-];

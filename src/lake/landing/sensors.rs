@@ -1,4 +1,5 @@
-//! Sensor file names: `DD.MM.YYYY HHMM_<House>_received.json`, one file per apartment and minute.
+//! Sensor files in landing: their names (`DD.MM.YYYY HHMM_<House>_received.json`, one file per
+//! apartment and minute), their paths and their queue.
 //! Lexicographic order of these names is not chronological; always parse them.
 
 use chrono::{Datelike, NaiveDateTime, Timelike};
@@ -45,7 +46,7 @@ impl SensorFileName {
 pub fn landing_path(apartment: &str, minute: NaiveDateTime, name: &str) -> String {
     format!(
         "{}/{}/{:04}/{:02}/{:02}/{:02}/{name}",
-        LANDING_SENSORS,
+        ROOT,
         apartment,
         minute.year(),
         minute.month(),
@@ -55,11 +56,14 @@ pub fn landing_path(apartment: &str, minute: NaiveDateTime, name: &str) -> Strin
 }
 
 /// Root of the sensor landing zone inside the lake.
-pub const LANDING_SENSORS: &str = "landing/sensors";
+pub const ROOT: &str = "landing/sensors";
+
+/// Name of the landing queue sensor files are handed over in.
+pub const QUEUE: &str = "sensors";
 
 /// (apartment, file name) of a landing path relative to the lake root.
 pub fn parse_landing_path(relative: &str) -> Option<(&str, &str)> {
-    let rest = relative.strip_prefix(LANDING_SENSORS)?.strip_prefix('/')?;
+    let rest = relative.strip_prefix(ROOT)?.strip_prefix('/')?;
     let mut parts = rest.split('/');
     let apartment = parts.next()?;
     let name = rest.rsplit('/').next()?;

@@ -1,0 +1,188 @@
+//! Every table datacycle writes, declared once: bronze's tables by name, gold's with their query,
+//! partitioning, primary key, inputs and context days. The build, publish, the docs and the
+//! tests read these declarations; nothing else lists tables.
+
+use super::queries::{self as q, QueryFile};
+use crate::lake::{Layer, TableRef};
+
+/// `bronze.sensor_readings`: one row per JSON leaf of a sensor file.
+pub fn sensor_readings() -> TableRef {
+    TableRef::bronze("sensor_readings")
+}
+
+/// `bronze.sensor_files`: one row per sensor file with its outcome.
+pub fn sensor_files() -> TableRef {
+    TableRef::bronze("sensor_files")
+}
+
+/// `bronze.weather_rows`: one row per forecast CSV row, as text.
+pub fn weather_rows() -> TableRef {
+    TableRef::bronze("weather_rows")
+}
+
+/// `bronze.weather_files`: one row per forecast file with its outcome.
+pub fn weather_files() -> TableRef {
+    TableRef::bronze("weather_files")
+}
+
+/// The reference tables datacycle imports from MySQL `pidb`, in SPEC order. Only these are
+/// ever queried: the others hold personal data and are never touched.
+pub const REFERENCE_TABLES: [&str; 10] = [
+    "buildings",
+    "buildingtype",
+    "rooms",
+    "sensors",
+    "devices",
+    "profilereference",
+    "profile",
+    "parameters",
+    "parameterstype",
+    "dierrors",
+];
+
+/// `bronze.ref_<table>`: the snapshots of a reference table.
+pub fn reference_snapshot(source_table: &str) -> TableRef {
+    TableRef::bronze(&format!("ref_{source_table}"))
+}
+
+/// The column of a reference snapshot that holds when it was taken.
+pub const SNAPSHOT_AT: &str = "snapshot_at";
+
+/// A gold table: its query (the table is named after the file) and how it is maintained.
+#[derive(Debug, Clone, Copy)]
+pub struct GoldTable {
+    pub query: QueryFile,
+    pub kind: Kind,
+    /// The primary key PostgreSQL gets (the lake guarantees it).
+    pub primary_key: &'static [&'static str],
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
+    /// Recomputed every run, written when its content changed.
+    Whole,
+    /// Recomputed per changed day of its input.
+    Daily(Daily),
+}
+
+/// How a daily fact follows its input.
+#[derive(Debug, Clone, Copy)]
+pub struct Daily {
+    /// The silver table the days come from, partitioned by `input_date`.
+    pub input: (Layer, &'static str),
+    pub input_date: &'static str,
+    /// The output's partition column: `date_key` (INT `YYYYMMDD`) or a DATE column.
+    pub partition: Partition,
+    /// Days before and after a computed day that its rows depend on.
+    pub context_days: (u64, u64),
+    /// Other tables whose change recomputes every day.
+    pub depends_on: &'static [(Layer, &'static str)],
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Partition {
+    DateKey,
+    Date(&'static str),
+}
+
+impl Partition {
+    /// The partition column's name.
+    pub fn column(&self) -> &'static str {
+        match self {
+            Self::DateKey => "date_key",
+            Self::Date(column) => column,
+        }
+    }
+}
+
+const fn whole(query: QueryFile, primary_key: &'static [&'static str]) -> GoldTable {
+    GoldTable {
+        query,
+        kind: Kind::Whole,
+        primary_key,
+    }
+}
+
+const fn sensor_fact(
+    query: QueryFile,
+    context_days: (u64, u64),
+    primary_key: &'static [&'static str],
+) -> GoldTable {
+    GoldTable {
+        query,
+        primary_key,
+        kind: Kind::Daily(Daily {
+            input: (Layer::Silver, "sensor_events"),
+            input_date: "date",
+            partition: Partition::DateKey,
+            context_days,
+            depends_on: &[],
+        }),
+    }
+}
+
+/// Every gold table in build order: a table comes after the tables it reads.
+pub const GOLD: &[GoldTable] = &[
+    whole(q::DIM_TARIFF, &["provider", "year"]),
+    whole(q::DIM_WEATHER_SITE, &["site_key"]),
+    GoldTable {
+        query: q::FACT_WEATHER_HOUR,
+        primary_key: &["datetime_key", "site_key", "prediction_date"],
+        kind: Kind::Daily(Daily {
+            input: (Layer::Silver, "weather_forecasts"),
+            input_date: "prediction_date",
+            partition: Partition::Date("prediction_date"),
+            context_days: (0, 0),
+            depends_on: &[],
+        }),
+    },
+    whole(q::WEATHER_BEST_FORECAST, &["datetime_key", "site_key"]),
+    whole(q::DIM_APARTMENT, &["apartment_key"]),
+    whole(q::DIM_ROOM, &["room_key"]),
+    whole(q::DIM_DEVICE, &["device_key"]),
+    // The calendars span the sensor days and the forecast hours.
+    whole(q::DIM_DATE, &["date_key"]),
+    whole(q::DIM_DATETIME, &["datetime_key"]),
+    sensor_fact(
+        q::FACT_ENERGY_MINUTE,
+        (1, 0),
+        &["datetime_key", "device_key"],
+    ),
+    sensor_fact(
+        q::FACT_ENVIRONMENT_MINUTE,
+        (0, 0),
+        &["datetime_key", "room_key"],
+    ),
+    sensor_fact(
+        q::FACT_PRESENCE_MINUTE,
+        (0, 0),
+        &["datetime_key", "room_key"],
+    ),
+    GoldTable {
+        query: q::FACT_DEVICE_HEALTH_DAY,
+        primary_key: &["date_key", "device_key"],
+        kind: Kind::Daily(Daily {
+            input: (Layer::Silver, "device_days"),
+            input_date: "date",
+            partition: Partition::DateKey,
+            context_days: (1, 1),
+            depends_on: &[(Layer::Silver, "sensor_errors")],
+        }),
+    },
+];
+
+impl GoldTable {
+    /// The table's name in schema `gold` (the query file's stem).
+    pub fn name(&self) -> &'static str {
+        self.query.stem()
+    }
+
+    pub fn table(&self) -> TableRef {
+        TableRef::gold(self.name())
+    }
+}
+
+/// The declaration of gold table `name`.
+pub fn gold_table(name: &str) -> Option<&'static GoldTable> {
+    GOLD.iter().find(|t| t.name() == name)
+}

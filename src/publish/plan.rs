@@ -1,0 +1,137 @@
+//! Deciding, per gold table of the lake, whether and how a publish copies it: skipped (the
+//! version last published), its changed days (a daily fact with the published columns, few
+//! changed days), or whole.
+
+use std::collections::{BTreeSet, HashMap};
+
+use datafusion::arrow::datatypes::Schema;
+use tokio_postgres::Client;
+
+use super::{PublishError, Result, Server};
+use crate::catalog::tables::{GOLD, Kind};
+use crate::lake::partitions::partitions_of_files;
+use crate::lake::{LakeSession, PartitionValue, TableRef, changed_files_since};
+use crate::ops::report::StepReport;
+
+/// More changed days than this are published by a whole-table swap: copying into an empty
+/// staging table and indexing it afterwards is faster than updating a live table's indexes.
+const MAX_DAYS_REPLACED: usize = 7;
+
+/// What a publish does with one table.
+pub(super) enum Plan {
+    /// Copy whole into staging and swap in.
+    Replace,
+    /// Replace these partition values (`column = ANY(values)`) inside the transaction.
+    Days {
+        column: String,
+        values: Vec<PartitionValue>,
+    },
+}
+
+pub(super) struct TablePlan {
+    pub(super) name: String,
+    /// The lake version copied and recorded.
+    pub(super) version: i64,
+    /// The session table that holds the snapshot at `version`.
+    pub(super) snapshot: String,
+    pub(super) schema: Schema,
+    pub(super) plan: Plan,
+}
+
+/// Decide, per gold table of the lake, whether and how to publish it.
+pub(super) async fn plan_tables(
+    session: &LakeSession,
+    client: &Client,
+    server: &Server,
+    published: &HashMap<String, i64>,
+    full: bool,
+    report: &mut StepReport,
+) -> Result<Vec<TablePlan>> {
+    let mut plans = Vec::new();
+    for table in GOLD {
+        let name = table.query.stem().to_string();
+        let Some(delta) = session.lake().open_table(&TableRef::gold(&name)).await? else {
+            continue;
+        };
+        let version = delta.version().unwrap_or(0) as i64;
+        let snapshot = format!("publish_snapshot_{name}");
+        session
+            .register_snapshot(&delta, &TableRef::gold(&name), &snapshot)
+            .await?;
+        let in_postgres = client
+            .query_one(
+                "SELECT to_regclass($1) IS NOT NULL",
+                &[&format!("gold.{name}")],
+            )
+            .await
+            .map_err(|e| server.error("looking up a table", e))?
+            .get::<_, bool>(0);
+        let last = published
+            .get(&name)
+            .copied()
+            .filter(|_| in_postgres && !full);
+        if last == Some(version) {
+            report.count("tables_unchanged", 1);
+            continue;
+        }
+        let schema = session
+            .ctx()
+            .table(snapshot.as_str())
+            .await
+            .map_err(PublishError::reading(&name))?
+            .schema()
+            .as_arrow()
+            .clone();
+        // Days can be replaced only in a table with the lake's columns (an edited query changes
+        // them; the new table is then swapped in whole).
+        let same_columns = last.is_some() && {
+            let published: Vec<String> = client
+                .query(
+                    "SELECT column_name::text FROM information_schema.columns
+                     WHERE table_schema = 'gold' AND table_name = $1 ORDER BY ordinal_position",
+                    &[&name],
+                )
+                .await
+                .map_err(|e| server.error("reading a table's columns", e))?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            published
+                .iter()
+                .eq(schema.fields().iter().map(|f| f.name()))
+        };
+        let plan = match (table.kind, last.filter(|_| same_columns)) {
+            (Kind::Daily(daily), Some(last)) => {
+                let column = daily.partition.column();
+                match changed_files_since(&delta, last.max(0) as u64).await? {
+                    Some(files) if !files.is_empty() => {
+                        let field = schema.field_with_name(column)?.clone();
+                        let values: BTreeSet<PartitionValue> =
+                            partitions_of_files(&files, &[field])
+                                .iter()
+                                .filter_map(|k| k.first().cloned())
+                                .collect();
+                        if values.len() > MAX_DAYS_REPLACED {
+                            Plan::Replace
+                        } else {
+                            Plan::Days {
+                                column: column.to_string(),
+                                values: values.into_iter().collect(),
+                            }
+                        }
+                    }
+                    _ => Plan::Replace,
+                }
+            }
+            _ => Plan::Replace,
+        };
+        plans.push(TablePlan {
+            name,
+            version,
+            snapshot,
+            schema,
+            plan,
+        });
+    }
+    Ok(plans)
+}
