@@ -186,3 +186,44 @@ impl GoldTable {
 pub fn gold_table(name: &str) -> Option<&'static GoldTable> {
     GOLD.iter().find(|t| t.name() == name)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(path: &str) -> String {
+        std::fs::read_to_string(format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    }
+
+    /// The declarations are what the docs and PostgreSQL's comments describe: every gold table
+    /// has its row in docs/lake-schema.md naming its key columns, and a table comment.
+    #[test]
+    fn every_gold_table_is_documented_with_its_key() {
+        let docs = read("docs/lake-schema.md");
+        let comments = read("queries/publish/comments.sql");
+        for table in GOLD {
+            let name = table.name();
+            let row = docs
+                .lines()
+                .find(|l| l.starts_with(&format!("| `gold.{name}` |")))
+                .unwrap_or_else(|| panic!("docs/lake-schema.md has no row for gold.{name}"));
+            let grain = row.split('|').nth(2).unwrap_or_default();
+            for column in table.primary_key {
+                assert!(
+                    grain.contains(column),
+                    "gold.{name}: key column {column} not in `{grain}`"
+                );
+            }
+            assert!(
+                comments.contains(&format!("COMMENT ON TABLE gold.{name} IS")),
+                "queries/publish/comments.sql has no comment for gold.{name}"
+            );
+            assert!(
+                !table.primary_key.is_empty(),
+                "gold.{name} declares no primary key"
+            );
+        }
+        let names: std::collections::HashSet<&str> = GOLD.iter().map(GoldTable::name).collect();
+        assert_eq!(names.len(), GOLD.len(), "a gold table is declared twice");
+    }
+}
