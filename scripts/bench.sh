@@ -40,8 +40,13 @@ export HOUSE_MAP
 files=$(find "$SHARE" -type f | wc -l)
 bytes=$(du -sb "$SHARE" | cut -f1)
 echo "data set: $files sensor files, $((bytes / 1024 / 1024)) MiB; machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB" >&2
-# Files in the page cache, as the targets assume.
+# Files in the page cache, as the targets assume; then the floor of the sensor path: merely
+# reading every file (`find | xargs cat`, warm), measured in the same run as the stages.
 find "$SHARE" -type f -print0 | xargs -0 -P 2 -n 5000 cat >/dev/null
+cat_started=$(date +%s.%N)
+find "$SHARE" -type f -print0 | xargs -0 -n 5000 cat >/dev/null
+CAT_FLOOR=$(python3 -c "import time; print(time.time() - $cat_started)")
+printf 'cat floor: %.2f s to read every sensor file\n' "$CAT_FLOOR" >&2
 
 printf '%-34s %9s %12s %12s %10s\n' stage seconds rows rows/s "RSS MiB"
 stage() {
@@ -70,8 +75,9 @@ for step in "ingest sensors --full" "build bronze --full" "build silver --full";
   stage "$step" $step
   target=$(python3 -c "print($target + $LAST_SECONDS)")
 done
-printf '%-34s %9.2f   (%.0f files/s; target <= 20 s)\n' "ingest + bronze + silver" "$target" \
-  "$(python3 -c "print($files / $target)")"
+printf '%-34s %9.2f   (%.0f files/s; %.1fx the cat floor of %.2f s; target <= 5x)\n' \
+  "ingest + bronze + silver" "$target" "$(python3 -c "print($files / $target)")" \
+  "$(python3 -c "print($target / max($CAT_FLOOR, 1e-9))")" "$CAT_FLOOR"
 stage "build gold --full" build gold --full
 
 # An incremental tick: two new files arrive (the next minute of each apartment).

@@ -21,6 +21,8 @@ use super::{Lake, LakeError, Result};
 pub struct LakeSession {
     ctx: SessionContext,
     lake: Lake,
+    /// The Delta version each lake table is registered at.
+    versions: Arc<std::sync::Mutex<std::collections::HashMap<TableRef, u64>>>,
 }
 
 impl LakeSession {
@@ -56,6 +58,7 @@ impl LakeSession {
         let session = Self {
             ctx,
             lake: lake.clone(),
+            versions: Default::default(),
         };
         for table in lake.list_tables().await? {
             session.refresh(&table).await?;
@@ -79,12 +82,28 @@ impl LakeSession {
                 let provider = self.provider(&delta, table).await?;
                 self.ctx.deregister_table(reference.clone())?;
                 self.ctx.register_table(reference, provider)?;
+                self.registered_versions()
+                    .insert(table.clone(), delta.version().unwrap_or(0));
             }
             None => {
                 self.ctx.deregister_table(reference)?;
+                self.registered_versions().remove(table);
             }
         }
         Ok(())
+    }
+
+    /// The Delta version `table` is registered at (`None`: not a lake table of this session).
+    pub fn version(&self, table: &TableRef) -> Option<u64> {
+        self.registered_versions().get(table).copied()
+    }
+
+    fn registered_versions(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<TableRef, u64>> {
+        self.versions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Register `table` as it was at `version` under the name `alias` (time travel).

@@ -18,6 +18,11 @@ pub enum Layer {
 impl Layer {
     pub const ALL: [Layer; 3] = [Layer::Bronze, Layer::Silver, Layer::Gold];
 
+    /// The layer named `name` (a SQL schema name), if it is one.
+    pub fn from_name(name: &str) -> Option<Layer> {
+        Self::ALL.into_iter().find(|l| l.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Layer::Bronze => "bronze",

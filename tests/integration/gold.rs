@@ -155,6 +155,45 @@ async fn gold_ticks_equal_a_full_rebuild_and_keys_stay_stable() {
         rooms_after.lines().count(),
         rooms_before.lines().count() + 1
     );
+
+    // Nothing new: no whole table is computed (its inputs' versions are the recorded ones) and
+    // gold stays as it is; a setting its SQL reads recomputes the table it changes.
+    let gold_before = gold_only(staged.digests().await);
+    let whole_tables = datacycle::catalog::tables::GOLD
+        .iter()
+        .filter(|t| matches!(t.kind, datacycle::catalog::tables::Kind::Whole))
+        .count();
+    let counter = |summary: &serde_json::Value, counter: &str| -> u64 {
+        summary["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["counters"][counter].as_u64().unwrap_or(0))
+            .sum()
+    };
+    let noop = staged.run(&["build", "gold", "--format", "json"]);
+    let noop: serde_json::Value = serde_json::from_slice(&noop.stdout).unwrap();
+    assert_eq!(
+        counter(&noop, "tables_unchanged_inputs"),
+        whole_tables as u64,
+        "{noop}"
+    );
+    assert_eq!(counter(&noop, "tables_written"), 0, "{noop}");
+    assert_eq!(gold_only(staged.digests().await), gold_before);
+    let zoned = staged
+        .command()
+        .env("REPORTING_TIMEZONE", "America/New_York")
+        .args(["build", "gold", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        zoned.status.success(),
+        "{}",
+        String::from_utf8_lossy(&zoned.stderr)
+    );
+    let zoned: serde_json::Value = serde_json::from_slice(&zoned.stdout).unwrap();
+    let datetime = crate::common::summary_step(&zoned, "gold.dim_datetime");
+    assert_eq!(datetime["counters"]["tables_written"], 1, "{zoned}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

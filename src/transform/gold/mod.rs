@@ -1,9 +1,8 @@
 //! The gold star schema (`queries/gold/`), built in the order of `catalog::tables::GOLD`.
 //!
 //! Two kinds of table:
-//! - **Whole** tables (dimensions, `weather_best_forecast`) are small: each run computes them
-//!   and writes them only when their content changed; the content hash is the Delta application
-//!   transaction version, so an unchanged table is never rewritten and its version stays put.
+//! - **Whole** tables (dimensions, `weather_best_forecast`) are small: computed when their
+//!   inputs changed and written only when their content changed (see `whole`).
 //! - **Daily** facts are partitioned by day (`date_key`, or `prediction_date` for forecasts) and
 //!   derived incrementally from one silver table with [`incremental::build`]: the days whose
 //!   silver partitions changed are recomputed and overwritten. A fact that looks at neighbouring
@@ -17,8 +16,6 @@
 //! dimension to find a key and a member's key never changes.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
-use std::time::Instant;
 
 use async_trait::async_trait;
 use chrono::{Days, NaiveDate};
@@ -27,8 +24,10 @@ use datafusion::logical_expr::{Expr, col, lit};
 use deltalake::DeltaTable;
 use sha2::{Digest, Sha256};
 
+mod whole;
+
 use super::incremental::{self, Derivation};
-use super::{Result, TransformError, plan_query};
+use super::{Result, TransformError};
 use crate::catalog::keys;
 use crate::catalog::queries::{self as q, QueryFile};
 use crate::catalog::reference::REFERENCES;
@@ -36,10 +35,11 @@ use crate::catalog::tables::{Daily, GOLD, GoldTable, Kind, Partition};
 use crate::config::Settings;
 use crate::lake::partitions::{PartitionSet, date_runs, partitions_of_files, partitions_of_table};
 use crate::lake::{
-    AddedFile, ContentHasher, LakeSession, PartitionValue, TableRef, TableWrite, WriteInput,
-    WriteMode, WriterLease, changed_files_since, table_digest,
+    AddedFile, LakeSession, PartitionValue, TableRef, WriterLease, changed_files_since,
+    table_digest,
 };
 use crate::ops::report::StepReport;
+use whole::WholeTables;
 
 /// Bring every gold table up to date (`full`: recompute every day of every fact).
 pub async fn build(
@@ -50,11 +50,13 @@ pub async fn build(
 ) -> Result<Vec<StepReport>> {
     create_missing_inputs(session).await?;
     let context = context_fingerprint(session).await?;
+    let mut whole = WholeTables::load(session, settings, &context).await?;
     let mut reports = Vec::with_capacity(GOLD.len());
     for table in GOLD {
         lease.check().await?;
         let report = match table.kind {
-            Kind::Whole => build_whole(session, lease, table)
+            Kind::Whole => whole
+                .build(session, lease, table, full)
                 .await
                 .map_err(|e| e.building(table.table()))?,
             Kind::Daily(daily) => {
@@ -66,6 +68,7 @@ pub async fn build(
         };
         reports.push(report);
     }
+    whole.save(session.lake()).await?;
     Ok(reports)
 }
 
@@ -94,64 +97,6 @@ async fn context_fingerprint(session: &LakeSession) -> Result<String> {
         parts.push(format!("{name}={}", digest.hash));
     }
     Ok(parts.join(","))
-}
-
-/// Compute a whole table and write it when its content differs from the lake's.
-async fn build_whole(
-    session: &LakeSession,
-    lease: &WriterLease,
-    table: &GoldTable,
-) -> Result<StepReport> {
-    let started = Instant::now();
-    let output = table.table();
-    let mut report = StepReport::new(output.to_string());
-    let plan = plan_query(session, &table.query).await?;
-    let frame = session.ctx().execute_logical_plan(plan).await?;
-    let schema = Arc::new(frame.schema().as_arrow().clone());
-    let batches = frame.collect().await?;
-    let mut hasher = ContentHasher::new(&schema)?;
-    for batch in &batches {
-        hasher.add(batch)?;
-    }
-    let digest = hasher.finish();
-    let version = content_version(&format!("{schema:?}"), &digest.hash);
-    let app_id = output.app_id();
-    let lake = session.lake();
-    let existing = lake.open_table(&output).await?;
-    if let Some(existing) = &existing
-        && lake.app_version(existing, &app_id).await? == Some(version)
-    {
-        report.notes.push("unchanged".into());
-        return Ok(report.finish(started));
-    }
-    if existing.is_none() && digest.rows == 0 {
-        report.notes.push("no rows yet".into());
-        return Ok(report.finish(started));
-    }
-    let batches = if batches.is_empty() {
-        vec![datafusion::arrow::array::RecordBatch::new_empty(schema)]
-    } else {
-        batches
-    };
-    lease.check().await?;
-    lake.write(TableWrite {
-        table: &output,
-        partition_columns: &[],
-        input: WriteInput::Batches(batches),
-        mode: WriteMode::Overwrite,
-        app_transaction: Some((app_id, version)),
-    })
-    .await?;
-    tracing::debug!(target: "datacycle::commit", table = %output, rows = digest.rows, "committed");
-    session.refresh(&output).await?;
-    report.rows = digest.rows;
-    report.count("tables_written", 1);
-    Ok(report.finish(started))
-}
-
-/// A non-negative number that changes with the content.
-fn content_version(schema: &str, hash: &str) -> i64 {
-    crate::ops::fingerprint::version_of([schema.as_bytes(), hash.as_bytes()])
 }
 
 /// A daily fact as an incremental derivation.
