@@ -170,6 +170,9 @@ pub struct IngestSensorsArgs {
 pub struct IngestReferenceArgs {
     #[command(flatten)]
     pub lake: LakeArgs,
+    /// Silver's reference tables are rebuilt right after the snapshot; their SQL reads these.
+    #[command(flatten)]
+    pub model: ModelArgs,
     #[command(flatten)]
     pub reference: ReferenceArgs,
     #[command(flatten)]
@@ -242,7 +245,7 @@ impl Command {
             Command::Generate(_) => Ok(Settings::for_lake(defaults::LAKE_URL.to_string())),
             Command::Ingest { source } => match source {
                 IngestSource::Sensors(a) => args::settings(&a.lake, &[&a.share, &a.model]),
-                IngestSource::Reference(a) => args::settings(&a.lake, &[&a.reference]),
+                IngestSource::Reference(a) => args::settings(&a.lake, &[&a.reference, &a.model]),
                 IngestSource::Weather(a) => args::settings(&a.lake, &[&a.weather]),
             },
             Command::Build(a) => args::settings(&a.lake, &[&a.model, &a.tuning]),
@@ -350,6 +353,21 @@ mod tests {
         let settings = cli.command.settings().unwrap();
         assert_eq!(settings.weather_sites, ["Sion", "Visp"]);
         assert_eq!(settings.bronze_batch_files, 7);
+        // `ingest reference` rebuilds silver's reference tables, whose SQL reads the house map
+        // and the sensor time zone.
+        let cli = Cli::try_parse_from([
+            "datacycle",
+            "ingest",
+            "reference",
+            "--sensor-timezone",
+            "Europe/Zurich",
+            "--house-map",
+            "A=a",
+        ])
+        .unwrap();
+        let settings = cli.command.settings().unwrap();
+        assert_eq!(settings.sensor_timezone.name(), "Europe/Zurich");
+        assert_eq!(settings.house_map.apartment_of("A"), Some("a"));
         // A flag of another command's group is refused, not silently ignored.
         assert!(Cli::try_parse_from(["datacycle", "build", "--db-url", "postgresql://x"]).is_err());
     }

@@ -29,7 +29,7 @@ pub use lock::{LeaseHolder, WriterLease, current_holder};
 pub use log::{AddedFile, added_files_since, changed_files_since, last_commit_metric};
 pub use partitions::{PartitionBatch, PartitionValue, partition_filter};
 pub use queue::{LandingQueue, QueueSnapshot, QueuedFile};
-pub use session::{LakeSession, table_reference};
+pub use session::{LakeSession, Registered, table_reference};
 pub use table::{DeltaTable, Layer, TableRef};
 pub use write::{TableWrite, WriteInput, WriteMode};
 

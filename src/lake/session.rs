@@ -16,13 +16,32 @@ use deltalake::delta_datafusion::planner::DeltaPlanner;
 use super::table::{Layer, TableRef};
 use super::{Lake, LakeError, Result};
 
+/// Which table a session reads and at which version. A table deleted and created again starts
+/// again at version 0, so the version alone does not identify what was read; the id of its
+/// Delta metadata does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registered {
+    pub table_id: String,
+    pub version: u64,
+}
+
+/// The id of a Delta table's metadata (empty when the snapshot cannot say).
+fn table_id(delta: &deltalake::DeltaTable) -> String {
+    delta
+        .snapshot()
+        .ok()
+        .and_then(|s| serde_json::to_value(s.metadata()).ok())
+        .and_then(|m| m["id"].as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
 /// A session with the lake's tables registered.
 #[derive(Clone)]
 pub struct LakeSession {
     ctx: SessionContext,
     lake: Lake,
-    /// The Delta version each lake table is registered at.
-    versions: Arc<std::sync::Mutex<std::collections::HashMap<TableRef, u64>>>,
+    /// The table (Delta metadata id) and version each lake table is registered at.
+    versions: Arc<std::sync::Mutex<std::collections::HashMap<TableRef, Registered>>>,
 }
 
 impl LakeSession {
@@ -82,8 +101,11 @@ impl LakeSession {
                 let provider = self.provider(&delta, table).await?;
                 self.ctx.deregister_table(reference.clone())?;
                 self.ctx.register_table(reference, provider)?;
-                self.registered_versions()
-                    .insert(table.clone(), delta.version().unwrap_or(0));
+                let registered = Registered {
+                    table_id: table_id(&delta),
+                    version: delta.version().unwrap_or(0),
+                };
+                self.registered_versions().insert(table.clone(), registered);
             }
             None => {
                 self.ctx.deregister_table(reference)?;
@@ -93,14 +115,15 @@ impl LakeSession {
         Ok(())
     }
 
-    /// The Delta version `table` is registered at (`None`: not a lake table of this session).
-    pub fn version(&self, table: &TableRef) -> Option<u64> {
-        self.registered_versions().get(table).copied()
+    /// The table and version `table` is registered at (`None`: not a lake table of this
+    /// session).
+    pub fn registered(&self, table: &TableRef) -> Option<Registered> {
+        self.registered_versions().get(table).cloned()
     }
 
     fn registered_versions(
         &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<TableRef, u64>> {
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<TableRef, Registered>> {
         self.versions
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())

@@ -4,8 +4,8 @@
 //!
 //! Computing a table to find it unchanged is most of a no-op run's time (`dim_datetime` alone
 //! is 100k rows for 70 days), so each table's *inputs* are fingerprinted too: the Delta
-//! versions of every lake table its plan scans (views followed into their own plans), the
-//! query, the reference data and the settings the SQL functions read. When the fingerprint and
+//! ids and versions of every lake table its plan scans (views and subqueries followed), every
+//! query file, the reference data, the settings the SQL functions read and the binary itself. When the fingerprint and
 //! the table's content version are the ones recorded after the last computation
 //! (`_ops/state/gold_whole_inputs.json`), the table cannot have changed and is not computed.
 //! The record is written after the table's commit, so a crash between the two only costs one
@@ -15,12 +15,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Instant;
 
-use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::logical_expr::LogicalPlan;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::super::{Result, plan_query};
+use crate::catalog::queries;
 use crate::catalog::tables::GoldTable;
 use crate::config::Settings;
 use crate::lake::{
@@ -55,12 +56,15 @@ impl WholeTables {
         context: &str,
     ) -> Result<Self> {
         let recorded = state::load(session.lake(), STATE).await?;
+        // Every query file: a table's own and those it reads through `query_file`.
+        let queries = queries::all().fold(Sha256::new(), |hash, q| hash.chain_update(q.sql));
         let context = format!(
-            "{context}|{}|{}|{}|{}",
+            "{:x}|{context}|{}|{}|{}|{}",
+            queries.finalize(),
             settings.sensor_timezone.name(),
             settings.reporting_timezone.name(),
             settings.weather_min_year,
-            env!("CARGO_PKG_VERSION"),
+            binary_identity(),
         );
         Ok(Self {
             context,
@@ -89,7 +93,7 @@ impl WholeTables {
         let output = table.table();
         let mut report = StepReport::new(output.to_string());
         let plan = plan_query(session, &table.query).await?;
-        let inputs = self.fingerprint(session, table, &plan);
+        let inputs = self.fingerprint(session, &plan);
         let lake = session.lake();
         let app_id = output.app_id();
         let existing = lake.open_table(&output).await?;
@@ -129,13 +133,11 @@ impl WholeTables {
     }
 
     /// The fingerprint of everything `table`'s rows depend on.
-    fn fingerprint(&self, session: &LakeSession, table: &GoldTable, plan: &LogicalPlan) -> String {
-        let mut hash = Sha256::new()
-            .chain_update(self.context.as_bytes())
-            .chain_update(table.query.sql.as_bytes());
+    fn fingerprint(&self, session: &LakeSession, plan: &LogicalPlan) -> String {
+        let mut hash = Sha256::new().chain_update(self.context.as_bytes());
         for scanned in scanned_tables(plan) {
-            let version = session.version(&scanned);
-            hash.update(format!("|{scanned}@{version:?}").as_bytes());
+            let registered = session.registered(&scanned);
+            hash.update(format!("|{scanned}@{registered:?}").as_bytes());
         }
         hash.finalize()[..16]
             .iter()
@@ -144,13 +146,24 @@ impl WholeTables {
     }
 }
 
-/// The lake tables a plan scans, through the views it reads.
+/// The program whose SQL functions compute the tables: a rebuilt or upgraded binary (a changed
+/// UDF, a new DataFusion) computes every whole table once more. Its version, size and
+/// modification time; the version alone when the executable cannot be inspected.
+fn binary_identity() -> String {
+    let file = std::env::current_exe()
+        .and_then(std::fs::metadata)
+        .map(|m| format!("{}:{:?}", m.len(), m.modified().ok()))
+        .unwrap_or_default();
+    format!("{}:{file}", env!("CARGO_PKG_VERSION"))
+}
+
+/// The lake tables a plan scans, through the views and subqueries it reads.
 fn scanned_tables(plan: &LogicalPlan) -> BTreeSet<TableRef> {
     let mut tables = BTreeSet::new();
     let mut plans = vec![plan.clone()];
     while let Some(plan) = plans.pop() {
-        // The closure never fails; `apply` only reports what the closure returns.
-        let _ = plan.apply(|node| {
+        // The closure never fails; `apply_with_subqueries` only reports what it returns.
+        let _ = plan.apply_with_subqueries(|node| {
             if let LogicalPlan::TableScan(scan) = node {
                 if let Some(view) = scan.source.get_logical_plan() {
                     plans.push(view.into_owned());
