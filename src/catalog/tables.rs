@@ -59,10 +59,20 @@ pub struct GoldTable {
 
 #[derive(Debug, Clone, Copy)]
 pub enum Kind {
-    /// Recomputed every run, written when its content changed.
-    Whole,
+    /// Recomputed when its inputs changed, written when its content changed.
+    Whole(Whole),
     /// Recomputed per changed day of its input.
     Daily(Daily),
+}
+
+/// How a whole table follows its inputs.
+#[derive(Debug, Clone, Copy)]
+pub struct Whole {
+    /// Input tables of which the query reads only partition columns, and only through values
+    /// that do not count rows (`DISTINCT`, `min`, `max`): which partitions exist decides the
+    /// table's rows, not every commit to them. Checked against the optimized plan at run time
+    /// (any other column read, and the table's version counts after all).
+    pub partitions_of: &'static [(Layer, &'static str)],
 }
 
 /// How a daily fact follows its input.
@@ -96,12 +106,23 @@ impl Partition {
 }
 
 const fn whole(query: QueryFile, primary_key: &'static [&'static str]) -> GoldTable {
+    whole_by_partitions(query, primary_key, &[])
+}
+
+const fn whole_by_partitions(
+    query: QueryFile,
+    primary_key: &'static [&'static str],
+    partitions_of: &'static [(Layer, &'static str)],
+) -> GoldTable {
     GoldTable {
         query,
-        kind: Kind::Whole,
+        kind: Kind::Whole(Whole { partitions_of }),
         primary_key,
     }
 }
+
+/// The apartments and days with data: the partition columns of `silver.device_days`.
+const DEVICE_DAYS_PARTITIONS: &[(Layer, &str)] = &[(Layer::Silver, "device_days")];
 
 const fn sensor_fact(
     query: QueryFile,
@@ -137,12 +158,12 @@ pub const GOLD: &[GoldTable] = &[
         }),
     },
     whole(q::WEATHER_BEST_FORECAST, &["datetime_key", "site_key"]),
-    whole(q::DIM_APARTMENT, &["apartment_key"]),
+    whole_by_partitions(q::DIM_APARTMENT, &["apartment_key"], DEVICE_DAYS_PARTITIONS),
     whole(q::DIM_ROOM, &["room_key"]),
     whole(q::DIM_DEVICE, &["device_key"]),
     // The calendars span the sensor days and the forecast hours.
-    whole(q::DIM_DATE, &["date_key"]),
-    whole(q::DIM_DATETIME, &["datetime_key"]),
+    whole_by_partitions(q::DIM_DATE, &["date_key"], DEVICE_DAYS_PARTITIONS),
+    whole_by_partitions(q::DIM_DATETIME, &["datetime_key"], DEVICE_DAYS_PARTITIONS),
     sensor_fact(
         q::FACT_ENERGY_MINUTE,
         (1, 0),

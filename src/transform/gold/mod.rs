@@ -55,7 +55,7 @@ pub async fn build(
     for table in GOLD {
         lease.check().await?;
         let report = match table.kind {
-            Kind::Whole => whole
+            Kind::Whole(_) => whole
                 .build(session, lease, table, full)
                 .await
                 .map_err(|e| e.building(table.table()))?,

@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Instant;
 
+use datafusion::arrow::datatypes::Field;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::logical_expr::LogicalPlan;
 use serde::{Deserialize, Serialize};
@@ -22,11 +23,12 @@ use sha2::{Digest, Sha256};
 
 use super::super::{Result, plan_query};
 use crate::catalog::queries;
-use crate::catalog::tables::GoldTable;
+use crate::catalog::tables::{GoldTable, Kind};
 use crate::config::Settings;
+use crate::lake::partitions::partitions_of_table;
 use crate::lake::{
     ContentHasher, Lake, LakeSession, Layer, TableRef, TableWrite, WriteInput, WriteMode,
-    WriterLease, state,
+    WriterLease, state, table_reference,
 };
 use crate::ops::report::StepReport;
 
@@ -93,7 +95,7 @@ impl WholeTables {
         let output = table.table();
         let mut report = StepReport::new(output.to_string());
         let plan = plan_query(session, &table.query).await?;
-        let inputs = self.fingerprint(session, &plan);
+        let inputs = self.fingerprint(session, table, &plan).await?;
         let lake = session.lake();
         let app_id = output.app_id();
         let existing = lake.open_table(&output).await?;
@@ -133,17 +135,109 @@ impl WholeTables {
     }
 
     /// The fingerprint of everything `table`'s rows depend on.
-    fn fingerprint(&self, session: &LakeSession, plan: &LogicalPlan) -> String {
+    async fn fingerprint(
+        &self,
+        session: &LakeSession,
+        table: &GoldTable,
+        plan: &LogicalPlan,
+    ) -> Result<String> {
+        let by_partitions = match table.kind {
+            Kind::Whole(whole) => whole.partitions_of,
+            Kind::Daily(_) => &[],
+        };
+        let optimized = match by_partitions {
+            [] => None,
+            _ => session.ctx().state().optimize(plan).ok(),
+        };
         let mut hash = Sha256::new().chain_update(self.context.as_bytes());
         for scanned in scanned_tables(plan) {
-            let registered = session.registered(&scanned);
-            hash.update(format!("|{scanned}@{registered:?}").as_bytes());
+            let declared = by_partitions
+                .iter()
+                .any(|(layer, name)| scanned == TableRef::new(*layer, *name));
+            let partitions = match &optimized {
+                Some(optimized) if declared => partition_set(session, &scanned, optimized).await?,
+                _ => None,
+            };
+            let input = match partitions {
+                Some(partitions) => format!("|{scanned} partitions {partitions}"),
+                None => format!("|{scanned}@{:?}", session.registered(&scanned)),
+            };
+            hash.update(input.as_bytes());
         }
-        hash.finalize()[..16]
+        Ok(hash.finalize()[..16]
             .iter()
             .map(|b| format!("{b:02x}"))
-            .collect()
+            .collect())
     }
+}
+
+/// The partitions of `table` (as text), when every scan of it in `optimized` reads its partition
+/// columns only and the lake's latest version is the one the session reads; else `None`.
+async fn partition_set(
+    session: &LakeSession,
+    table: &TableRef,
+    optimized: &LogicalPlan,
+) -> Result<Option<String>> {
+    let Some(delta) = session.lake().open_table(table).await? else {
+        return Ok(None);
+    };
+    let same_version = session
+        .registered(table)
+        .is_some_and(|r| Some(r.version) == delta.version());
+    let columns = partition_columns(&delta);
+    if !same_version || columns.is_empty() || !reads_only(optimized, table, &columns) {
+        return Ok(None);
+    }
+    let frame = session.ctx().table(table_reference(table)).await?;
+    let fields: Vec<Field> = columns
+        .iter()
+        .filter_map(|c| frame.schema().field_with_unqualified_name(c).ok())
+        .map(|f| f.as_ref().clone())
+        .collect();
+    if fields.len() != columns.len() {
+        return Ok(None);
+    }
+    let partitions = partitions_of_table(&delta, &fields)?;
+    Ok(Some(format!("{:?}", partitions.iter().collect::<Vec<_>>())))
+}
+
+/// The partition columns of a Delta table.
+fn partition_columns(delta: &deltalake::DeltaTable) -> Vec<String> {
+    delta
+        .snapshot()
+        .ok()
+        .and_then(|s| serde_json::to_value(s.metadata()).ok())
+        .and_then(|m| serde_json::from_value(m["partitionColumns"].clone()).ok())
+        .unwrap_or_default()
+}
+
+/// Whether `plan` scans `table`, and only its `columns` (in what it returns and filters on).
+fn reads_only(plan: &LogicalPlan, table: &TableRef, columns: &[String]) -> bool {
+    let mut scans = 0;
+    let mut only = true;
+    let _ = plan.apply_with_subqueries(|node| {
+        if let LogicalPlan::TableScan(scan) = node
+            && scan.table_name.schema() == Some(table.layer.as_str())
+            && scan.table_name.table() == table.name
+        {
+            scans += 1;
+            let read: Vec<String> = scan
+                .projected_schema
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .chain(
+                    scan.filters
+                        .iter()
+                        .flat_map(|f| f.column_refs())
+                        .map(|c| c.name.clone()),
+                )
+                .collect();
+            only &= !read.is_empty() && read.iter().all(|c| columns.contains(c));
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    scans > 0 && only
 }
 
 /// The program whose SQL functions compute the tables: a rebuilt or upgraded binary (a changed
