@@ -30,7 +30,7 @@ pub use log::{AddedFile, added_files_since, changed_files_since, last_commit_met
 pub use partitions::{PartitionBatch, PartitionValue, partition_filter};
 pub use queue::{LandingQueue, QueueSnapshot, QueuedFile};
 pub use session::{LakeSession, Registered, table_reference};
-pub use table::{DeltaTable, Layer, TableRef};
+pub use table::{DeltaTable, Layer, TableRef, partition_columns};
 pub use write::{TableWrite, WriteInput, WriteMode};
 
 pub type Result<T, E = LakeError> = std::result::Result<T, E>;

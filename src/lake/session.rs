@@ -13,7 +13,7 @@ use datafusion::prelude::SessionConfig;
 use datafusion::sql::parser::DFParser;
 use deltalake::delta_datafusion::planner::DeltaPlanner;
 
-use super::table::{Layer, TableRef};
+use super::table::{Layer, TableRef, table_id};
 use super::{Lake, LakeError, Result};
 
 /// Which table a session reads and at which version. A table deleted and created again starts
@@ -23,16 +23,6 @@ use super::{Lake, LakeError, Result};
 pub struct Registered {
     pub table_id: String,
     pub version: u64,
-}
-
-/// The id of a Delta table's metadata (empty when the snapshot cannot say).
-fn table_id(delta: &deltalake::DeltaTable) -> String {
-    delta
-        .snapshot()
-        .ok()
-        .and_then(|s| serde_json::to_value(s.metadata()).ok())
-        .and_then(|m| m["id"].as_str().map(str::to_string))
-        .unwrap_or_default()
 }
 
 /// A session with the lake's tables registered.

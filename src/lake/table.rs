@@ -147,3 +147,24 @@ impl Lake {
             .map_err(|e| LakeError::delta(table.table_url().as_str(), e))
     }
 }
+
+/// The metadata action of a Delta table's snapshot, as the log writes it (`None`: not loaded).
+fn metadata(delta: &DeltaTable) -> Option<serde_json::Value> {
+    let snapshot = delta.snapshot().ok()?;
+    serde_json::to_value(snapshot.metadata()).ok()
+}
+
+/// The id of a Delta table (empty when the snapshot cannot say): a table deleted and created
+/// again has a new one, while its versions start again at 0.
+pub fn table_id(delta: &DeltaTable) -> String {
+    metadata(delta)
+        .and_then(|m| m["id"].as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// The partition columns of a Delta table.
+pub fn partition_columns(delta: &DeltaTable) -> Vec<String> {
+    metadata(delta)
+        .and_then(|m| serde_json::from_value(m["partitionColumns"].clone()).ok())
+        .unwrap_or_default()
+}

@@ -28,7 +28,7 @@ use crate::config::Settings;
 use crate::lake::partitions::partitions_of_table;
 use crate::lake::{
     ContentHasher, Lake, LakeSession, Layer, TableRef, TableWrite, WriteInput, WriteMode,
-    WriterLease, state, table_reference,
+    WriterLease, partition_columns, state, table_reference,
 };
 use crate::ops::report::StepReport;
 
@@ -199,16 +199,6 @@ async fn partition_set(
     }
     let partitions = partitions_of_table(&delta, &fields)?;
     Ok(Some(format!("{:?}", partitions.iter().collect::<Vec<_>>())))
-}
-
-/// The partition columns of a Delta table.
-fn partition_columns(delta: &deltalake::DeltaTable) -> Vec<String> {
-    delta
-        .snapshot()
-        .ok()
-        .and_then(|s| serde_json::to_value(s.metadata()).ok())
-        .and_then(|m| serde_json::from_value(m["partitionColumns"].clone()).ok())
-        .unwrap_or_default()
 }
 
 /// Whether `plan` scans `table`, and only its `columns` (in what it returns and filters on).
