@@ -49,6 +49,16 @@ pub(super) struct WholeTables {
     context: String,
     recorded: BTreeMap<String, Computed>,
     changed: bool,
+    /// Partition columns and partition set of each declared input, read once per build (the
+    /// inputs do not change while gold is built).
+    partitions: BTreeMap<TableRef, Option<Partitions>>,
+}
+
+/// The partition columns of a table and, as text, which partitions it has.
+#[derive(Debug, Clone)]
+struct Partitions {
+    columns: Vec<String>,
+    set: String,
 }
 
 impl WholeTables {
@@ -72,6 +82,7 @@ impl WholeTables {
             context,
             recorded,
             changed: false,
+            partitions: BTreeMap::new(),
         })
     }
 
@@ -136,7 +147,7 @@ impl WholeTables {
 
     /// The fingerprint of everything `table`'s rows depend on.
     async fn fingerprint(
-        &self,
+        &mut self,
         session: &LakeSession,
         table: &GoldTable,
         plan: &LogicalPlan,
@@ -155,7 +166,11 @@ impl WholeTables {
                 .iter()
                 .any(|(layer, name)| scanned == TableRef::new(*layer, *name));
             let partitions = match &optimized {
-                Some(optimized) if declared => partition_set(session, &scanned, optimized).await?,
+                Some(optimized) if declared => self
+                    .partitions_of(session, &scanned)
+                    .await?
+                    .filter(|p| reads_only(optimized, &scanned, &p.columns))
+                    .map(|p| p.set),
                 _ => None,
             };
             let input = match partitions {
@@ -169,15 +184,25 @@ impl WholeTables {
             .map(|b| format!("{b:02x}"))
             .collect())
     }
+
+    /// [`partitions`] of `table`, read on first use.
+    async fn partitions_of(
+        &mut self,
+        session: &LakeSession,
+        table: &TableRef,
+    ) -> Result<Option<Partitions>> {
+        if let Some(known) = self.partitions.get(table) {
+            return Ok(known.clone());
+        }
+        let found = partitions(session, table).await?;
+        self.partitions.insert(table.clone(), found.clone());
+        Ok(found)
+    }
 }
 
-/// The partitions of `table` (as text), when every scan of it in `optimized` reads its partition
-/// columns only and the lake's latest version is the one the session reads; else `None`.
-async fn partition_set(
-    session: &LakeSession,
-    table: &TableRef,
-    optimized: &LogicalPlan,
-) -> Result<Option<String>> {
+/// The partition columns and partitions of `table`, when it is partitioned and the lake's latest
+/// version is the one the session reads; else `None`.
+async fn partitions(session: &LakeSession, table: &TableRef) -> Result<Option<Partitions>> {
     let Some(delta) = session.lake().open_table(table).await? else {
         return Ok(None);
     };
@@ -185,7 +210,7 @@ async fn partition_set(
         .registered(table)
         .is_some_and(|r| Some(r.version) == delta.version());
     let columns = partition_columns(&delta);
-    if !same_version || columns.is_empty() || !reads_only(optimized, table, &columns) {
+    if !same_version || columns.is_empty() {
         return Ok(None);
     }
     let frame = session.ctx().table(table_reference(table)).await?;
@@ -197,8 +222,11 @@ async fn partition_set(
     if fields.len() != columns.len() {
         return Ok(None);
     }
-    let partitions = partitions_of_table(&delta, &fields)?;
-    Ok(Some(format!("{:?}", partitions.iter().collect::<Vec<_>>())))
+    let set = partitions_of_table(&delta, &fields)?;
+    Ok(Some(Partitions {
+        columns,
+        set: format!("{:?}", set.iter().collect::<Vec<_>>()),
+    }))
 }
 
 /// Whether `plan` scans `table`, and only its `columns` (in what it returns and filters on).
