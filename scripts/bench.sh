@@ -5,6 +5,7 @@
 #   scripts/bench.sh                      # 70 days x 2 apartments (~200k sensor files)
 #   DAYS=7 APARTMENTS=2 scripts/bench.sh  # a quicker run
 #   BIN=/path/to/old/datacycle scripts/bench.sh  # another binary (paired before/after runs)
+#   SENSORS_ONLY=1 scripts/bench.sh       # stop after the sensor path and its ticks
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -104,6 +105,7 @@ PY
 add_tick_files
 stage "tick: 2 new files (rebuild)" rebuild
 stage "no-op tick (rebuild)" rebuild
+if [[ -n "${SENSORS_ONLY:-}" ]]; then exit 0; fi
 
 # --- Weather: 69-70 forecast files of ~153k rows, landing -> bronze -> silver on a lake of their own.
 WEATHER_DIR="$SET/sftp"

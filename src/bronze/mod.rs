@@ -4,6 +4,7 @@
 pub mod engine;
 pub mod flatten;
 pub mod reference;
+pub mod retention;
 pub mod sensors;
 pub mod weather;
 

@@ -100,6 +100,7 @@ pub async fn write_snapshots(
                 input: WriteInput::Batches(vec![snapshot_batch(&snapshot, snapshot_at)?]),
                 mode: WriteMode::Overwrite,
                 app_transaction: None,
+                without_statistics: &[],
             })
             .await?;
         session.refresh(&target).await?;

@@ -1,4 +1,4 @@
-//! Sensor files as bronze: landing JSON → `bronze.sensor_readings` (one row per JSON leaf, see
+//! Sensor files as bronze: the JSON in `landing.sensor_files` → `bronze.sensor_readings` (one row per JSON leaf, see
 //! `flatten`) and `bronze.sensor_files` (one row per file: ok or quarantined, with the reason).
 //! Both are partitioned by apartment and the date in the file name.
 
@@ -14,10 +14,10 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit}
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::RecordBatch;
 
-use super::engine::{LandingFormat, Parsed, SourceFile};
+use super::engine::{Landing, LandingFormat, Parsed, SourceFile};
 use super::flatten::{FlatFile, FlattenRules, LeafValue, SecretKeys, flatten};
 use crate::catalog::tables;
-use crate::lake::landing::sensors::{self as landing, SensorFileName, parse_landing_path};
+use crate::lake::landing::sensors::{SensorFileName, parse_landing_path};
 use crate::lake::{PartitionValue, TableRef};
 
 fn local_ts() -> DataType {
@@ -73,11 +73,8 @@ impl LandingFormat for SensorFiles {
     fn app_id(&self) -> &'static str {
         "datacycle.bronze.sensors"
     }
-    fn queue(&self) -> &'static str {
-        landing::QUEUE
-    }
-    fn landing_prefix(&self) -> &'static str {
-        landing::ROOT
+    fn landing(&self) -> Landing {
+        Landing::SensorFilesTable
     }
     fn rows_table(&self) -> TableRef {
         tables::sensor_readings()

@@ -17,7 +17,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit}
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::RecordBatch;
 
-use super::engine::{LandingFormat, Parsed, SourceFile};
+use super::engine::{Landing, LandingFormat, Parsed, SourceFile};
 use crate::catalog::tables;
 use crate::lake::{PartitionValue, TableRef, landing};
 use datafusion::arrow::datatypes::Date32Type;
@@ -62,11 +62,11 @@ impl LandingFormat for WeatherFiles {
     fn app_id(&self) -> &'static str {
         "datacycle.bronze.weather"
     }
-    fn queue(&self) -> &'static str {
-        landing::weather::QUEUE
-    }
-    fn landing_prefix(&self) -> &'static str {
-        landing::weather::ROOT
+    fn landing(&self) -> Landing {
+        Landing::Files {
+            queue: landing::weather::QUEUE,
+            prefix: landing::weather::ROOT,
+        }
     }
     fn rows_table(&self) -> TableRef {
         tables::weather_rows()

@@ -14,7 +14,7 @@ use crate::config::{
     Settings, SftpSettings, WeatherSource, default_threads, defaults, parse_timezone,
     parse_weather_sites,
 };
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ops::logging::LogFormat;
 
 /// A group of flags that sets its part of [`Settings`].
@@ -164,6 +164,31 @@ impl Group for ShareArgs {
     fn apply(&self, settings: &mut Settings) -> Result<()> {
         settings.smb_path = self.smb_path.clone().filter(|p| !p.as_os_str().is_empty());
         settings.scan_idle = Duration::from_secs(self.sensor_scan_idle_min * 60);
+        Ok(())
+    }
+}
+
+/// How long landed files are kept.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Retention")]
+pub struct RetentionArgs {
+    /// Days of landed sensor files kept (by the date in their names); older days already in
+    /// bronze are deleted by `retention`. -1 keeps landing forever.
+    #[arg(long, env = "RETENTION_LANDING_DAYS", default_value_t = defaults::RETENTION_LANDING_DAYS,
+          allow_negative_numbers = true)]
+    pub retention_landing_days: i64,
+}
+
+impl Group for RetentionArgs {
+    fn apply(&self, settings: &mut Settings) -> Result<()> {
+        settings.retention_landing_days = match self.retention_landing_days {
+            -1 => None,
+            days => Some(u32::try_from(days).map_err(|_| {
+                Error::config(format!(
+                    "RETENTION_LANDING_DAYS={days}: a number of days, or -1 to keep landing forever"
+                ))
+            })?),
+        };
         Ok(())
     }
 }

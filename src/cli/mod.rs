@@ -3,6 +3,7 @@
 
 mod args;
 mod demo;
+mod digest;
 mod output;
 mod pipeline;
 mod sql;
@@ -17,7 +18,7 @@ use crate::ops::logging::LogFormat;
 
 pub use args::{
     BuildTuningArgs, Group, LakeArgs, LoggingArgs, ModelArgs, PostgresArgs, ReferenceArgs,
-    ShareArgs, WeatherArgs,
+    RetentionArgs, ShareArgs, WeatherArgs,
 };
 pub use output::{OutputFormat, ReportFormat};
 
@@ -40,7 +41,7 @@ pub struct Cli {
 pub enum Command {
     /// Generate realistic synthetic sources (sensor files, weather CSVs, reference database).
     Generate(GenerateArgs),
-    /// Copy new raw files from a source into the lake's landing zone.
+    /// Land new raw files from a source in the lake (sensor files as rows of landing.sensor_files).
     Ingest {
         #[command(subcommand)]
         source: IngestSource,
@@ -49,7 +50,8 @@ pub enum Command {
     Build(BuildArgs),
     /// Ingest every configured source, then build every layer.
     Rebuild(RebuildArgs),
-    /// Run SQL against the lake (`bronze.*`, `silver.*`, `gold.*`, `reference.*`).
+    /// Run SQL against the lake (`landing.sensor_files`, `bronze.*`, `silver.*`, `gold.*`,
+    /// `reference.*`).
     Sql(sql::SqlArgs),
     /// The main job end to end on a small generated data set in the embedded default lake.
     Demo(demo::DemoArgs),
@@ -60,6 +62,53 @@ pub enum Command {
     },
     /// Copy gold into PostgreSQL (DB_URL): changed tables and days, swapped in atomically.
     Publish(PublishArgs),
+    /// Content digest of each lake table: equal digests, equal rows (compare lakes, backups).
+    Digest(digest::DigestArgs),
+    /// Delete landed sensor days older than RETENTION_LANDING_DAYS that are already in bronze
+    /// (whole partitions).
+    Retention(RetentionCommandArgs),
+    /// The landing zone: raw files as they arrived.
+    Landing {
+        #[command(subcommand)]
+        command: LandingCommand,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RetentionCommandArgs {
+    /// Say what would be deleted, delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub lake: LakeArgs,
+    #[command(flatten)]
+    pub retention: RetentionArgs,
+    #[command(flatten)]
+    pub summary: SummaryArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LandingCommand {
+    /// Write an apartment's sensor files back as they were on the share: byte for byte, under
+    /// their original names and modification times.
+    Export(LandingExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LandingExportArgs {
+    /// Apartment, as in HOUSE_MAP (e.g. `jimmy`).
+    #[arg(long, env = "EXPORT_APARTMENT")]
+    pub apartment: String,
+    /// Only the files of this day (the date in their names), e.g. 2023-08-18.
+    #[arg(long, env = "EXPORT_DATE")]
+    pub date: Option<chrono::NaiveDate>,
+    /// Folder to write the files into (created; files of the same name are replaced).
+    #[arg(long, env = "EXPORT_OUT")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub lake: LakeArgs,
+    #[command(flatten)]
+    pub summary: SummaryArgs,
 }
 
 /// `--format` of every command that ends with a step summary.
@@ -261,18 +310,23 @@ impl Command {
                 ],
             ),
             Command::Sql(a) => args::settings(&a.lake, &[&a.model]),
+            Command::Digest(a) => args::settings(&a.lake, &[]),
+            Command::Retention(a) => args::settings(&a.lake, &[&a.retention]),
             Command::Demo(a) => args::settings(&a.lake, &[&a.model, &a.tuning, &a.postgres]),
             Command::Pg {
                 command: PgCommand::Init(a),
             } => a.settings(),
             Command::Publish(a) => args::settings(&a.lake, &[&a.model, &a.postgres]),
+            Command::Landing {
+                command: LandingCommand::Export(a),
+            } => args::settings(&a.lake, &[]),
         }
     }
 
     /// The summary format of a command that ends with one.
     fn summary(&self) -> Option<ReportFormat> {
         let summary = match self {
-            Command::Sql(_) => return None,
+            Command::Sql(_) | Command::Digest(_) => return None,
             Command::Generate(a) => a.summary,
             Command::Ingest { source } => match source {
                 IngestSource::Sensors(a) => a.summary,
@@ -286,6 +340,10 @@ impl Command {
                 command: PgCommand::Init(a),
             } => a.summary,
             Command::Publish(a) => a.summary,
+            Command::Retention(a) => a.summary,
+            Command::Landing {
+                command: LandingCommand::Export(a),
+            } => a.summary,
         };
         Some(summary.format)
     }
@@ -297,6 +355,7 @@ impl Cli {
     pub fn wants_json(&self) -> bool {
         let json_output = match &self.command {
             Command::Sql(args) => args.format == OutputFormat::Json,
+            Command::Digest(args) => args.format == OutputFormat::Json,
             command => command.summary() == Some(ReportFormat::Json),
         };
         json_output || self.logging.log_format == LogFormat::Json
@@ -322,11 +381,16 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Build(args) => pipeline::build(&settings, args).await,
         Command::Rebuild(args) => pipeline::rebuild(&settings, args).await,
         Command::Sql(args) => sql::run(&settings, args).await,
+        Command::Digest(args) => digest::run(&settings, args).await,
         Command::Demo(args) => demo::run(&settings, args).await,
         Command::Pg {
             command: PgCommand::Init(args),
         } => pipeline::pg_init(&settings, args).await,
         Command::Publish(args) => pipeline::publish(&settings, args).await,
+        Command::Retention(args) => pipeline::retention(&settings, args).await,
+        Command::Landing {
+            command: LandingCommand::Export(args),
+        } => pipeline::landing_export(&settings, args).await,
     }
 }
 
@@ -379,7 +443,7 @@ mod tests {
             for arg in command.get_arguments() {
                 let id = arg.get_id().as_str();
                 if arg.is_positional()
-                    || ["full", "help", "version", "command", "file"].contains(&id)
+                    || ["full", "dry_run", "help", "version", "command", "file"].contains(&id)
                 {
                     continue;
                 }

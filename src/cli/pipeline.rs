@@ -3,7 +3,10 @@
 use std::time::Instant;
 
 use super::output::{ReportFormat, print_summary};
-use super::{BuildArgs, BuildLayer, GenerateArgs, PgInitArgs, PublishArgs, RebuildArgs};
+use super::{
+    BuildArgs, BuildLayer, GenerateArgs, LandingExportArgs, PgInitArgs, PublishArgs, RebuildArgs,
+    RetentionCommandArgs,
+};
 use crate::config::ReferenceSource;
 use crate::config::Settings;
 use crate::error::{Error, Result};
@@ -32,6 +35,32 @@ pub async fn generate(args: GenerateArgs) -> Result<i32> {
         &RunSummary::new(generated.reports, started),
         args.summary.format,
     ))
+}
+
+/// `landing export`: reads the lake only, so it takes no lease.
+pub async fn landing_export(settings: &Settings, args: LandingExportArgs) -> Result<i32> {
+    let started = Instant::now();
+    let lake = Lake::open(&settings.lake_url)?;
+    let report =
+        crate::lake::landing::export::export(&lake, &args.apartment, args.date, &args.out).await?;
+    Ok(print_summary(
+        &RunSummary::new(vec![report], started),
+        args.summary.format,
+    ))
+}
+
+pub async fn retention(settings: &Settings, args: RetentionCommandArgs) -> Result<i32> {
+    write_and_report(settings, "retention", args.summary.format, async |writer| {
+        let report = bronze::retention::expire_landing(
+            &writer.lake,
+            &writer.settings,
+            &writer.lease,
+            args.dry_run,
+        )
+        .await?;
+        Ok(vec![report])
+    })
+    .await
 }
 
 /// A writer's view of the lake: settings, the opened lake and the held lease.

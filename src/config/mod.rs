@@ -42,6 +42,7 @@ pub mod defaults {
     pub const BRONZE_BATCH_MB: u64 = 64;
     pub const MAX_SOURCE_FILE_MB: u64 = 64;
     pub const SILVER_PARTITIONS_PER_COMMIT: usize = 32;
+    pub const RETENTION_LANDING_DAYS: i64 = 30;
     pub const WEATHER_MIN_YEAR: i32 = 2023;
     pub const WEATHER_MIN_AGE_SECS: u64 = 60;
     pub const PG_AUTO_READERS: bool = true;
@@ -82,6 +83,8 @@ pub struct Settings {
     pub bronze_batch_bytes: u64,
     /// A source file larger than this is landed as it is (streamed) and quarantined unread.
     pub max_source_file_bytes: u64,
+    /// Days of landed sensor files kept by `retention` (`None`: kept forever).
+    pub retention_landing_days: Option<u32>,
     /// Silver partitions recomputed per commit (bounds memory on full rebuilds).
     pub silver_partitions_per_commit: usize,
     /// The weather forecast source, if configured.
@@ -124,6 +127,7 @@ impl Settings {
             lock_wait: Duration::from_secs(defaults::LOCK_WAIT_SECS),
             scan_idle: Duration::from_secs(defaults::SENSOR_SCAN_IDLE_MIN * 60),
             bronze_batch_files: defaults::BRONZE_BATCH_FILES,
+            retention_landing_days: u32::try_from(defaults::RETENTION_LANDING_DAYS).ok(),
             bronze_batch_bytes: defaults::BRONZE_BATCH_MB << 20,
             max_source_file_bytes: defaults::MAX_SOURCE_FILE_MB << 20,
             silver_partitions_per_commit: defaults::SILVER_PARTITIONS_PER_COMMIT,

@@ -1,21 +1,19 @@
-//! Atomic creation of a file in a local lake without a staging name. object_store writes
-//! `<name>#<n>` and renames it: two directory updates per file and a leftover staging file
-//! after a crash. Landing 200,000 sensor files that way spent a fifth of its time in
-//! `rename`. Here the bytes go to an unnamed inode of the target folder (`O_TMPFILE`) that is
-//! linked under its final name once complete: readers see no file or the whole file, and a
-//! crash leaves nothing behind. With `sync`, the bytes reach the disk before the name exists,
-//! so a power loss cannot leave a named file without its content (the folder itself is synced
-//! by the caller, once per batch: see [`sync_folders`]).
+//! Atomic creation of a file in a local lake without a staging name (a sensor file too large for
+//! a landing row, streamed in). object_store writes `<name>#<n>` and renames it, leaving the
+//! staging file behind after a crash. Here the bytes go to an unnamed inode of the target folder
+//! (`O_TMPFILE`) that is linked under its final name once complete: readers see no file or the
+//! whole file, and a crash leaves nothing behind. With `sync`, the bytes reach the disk before
+//! the name exists, so a power loss cannot leave a named file without its content.
 
 use std::ffi::CString;
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-/// What [`create_atomically`] did.
+/// What [`create_atomically_with`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Created {
     /// The file is there, complete.
@@ -25,13 +23,8 @@ pub enum Created {
     Fallback,
 }
 
-/// Create `path` holding `bytes`; its folder is created when missing.
-pub fn create_atomically(path: &Path, bytes: &[u8], sync: bool) -> io::Result<Created> {
-    create_atomically_with(path, sync, |file| file.write_all(bytes))
-}
-
 /// Create `path` with the content `write` puts into it (e.g. a stream copy of a file too large
-/// to hold in memory).
+/// to hold in memory); its folder is created when missing.
 pub fn create_atomically_with(
     path: &Path,
     sync: bool,
@@ -59,19 +52,11 @@ pub fn create_atomically_with(
     link(&file, path)
 }
 
-/// Make the names created in `folders` durable (fsync of each folder).
-pub fn sync_folders<'a>(folders: impl IntoIterator<Item = &'a Path>) -> io::Result<()> {
-    for folder in folders {
-        File::open(folder)?.sync_all()?;
-    }
-    Ok(())
-}
-
 /// Make an existing file and its name durable.
 pub fn sync_file(path: &Path) -> io::Result<()> {
     File::open(path)?.sync_data()?;
     match path.parent() {
-        Some(folder) => sync_folders([folder]),
+        Some(folder) => File::open(folder)?.sync_all(),
         None => Ok(()),
     }
 }
@@ -120,6 +105,11 @@ fn link(file: &File, path: &Path) -> io::Result<Created> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
+
+    fn create_atomically(path: &Path, bytes: &[u8], sync: bool) -> io::Result<Created> {
+        create_atomically_with(path, sync, |file| file.write_all(bytes))
+    }
 
     #[test]
     fn creates_whole_files_and_leaves_existing_ones_to_the_fallback() {

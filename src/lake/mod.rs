@@ -20,8 +20,8 @@ mod write;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use object_store::ObjectStore;
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt};
 use url::Url;
 
 pub use digest::{ContentHasher, TableDigest, table_digest};
@@ -30,7 +30,7 @@ pub use log::{AddedFile, added_files_since, changed_files_since, last_commit_met
 pub use partitions::{PartitionBatch, PartitionValue, partition_filter};
 pub use queue::{LandingQueue, QueueSnapshot, QueuedFile};
 pub use session::{LakeSession, Registered, table_reference};
-pub use table::{DeltaTable, Layer, TableRef, partition_columns};
+pub use table::{DeltaTable, Layer, TableRef, partition_columns, table_id};
 pub use write::{TableWrite, WriteInput, WriteMode};
 
 pub type Result<T, E = LakeError> = std::result::Result<T, E>;
@@ -160,36 +160,6 @@ impl Lake {
         self.local_root.clone()
     }
 
-    /// Write `bytes` to `relative` atomically (readers see the whole file or none), replacing
-    /// a file that is there. Blocking: for worker threads outside the runtime. On a local lake a
-    /// new file is created without a staging name (see `local_file`), anything else goes
-    /// through object_store. `sync`: on a local lake the bytes are on disk before the name
-    /// appears; the caller then syncs the folders ([`Lake::sync_folders`]).
-    pub fn put_blocking(&self, relative: &str, bytes: Vec<u8>, sync: bool) -> Result<()> {
-        if let Some(root) = &self.local_root {
-            let path = root.join(relative);
-            match local_file::create_atomically(&path, &bytes, sync) {
-                Ok(local_file::Created::Yes) => return Ok(()),
-                Ok(local_file::Created::Fallback) => {}
-                Err(source) => {
-                    return Err(LakeError::Write {
-                        path: path.display().to_string(),
-                        source,
-                    });
-                }
-            }
-        }
-        let target = self.path(relative);
-        let put = self
-            .root_store
-            .put(&target, object_store::PutPayload::from(bytes));
-        futures::executor::block_on(put)?;
-        if sync {
-            self.sync_file(relative)?;
-        }
-        Ok(())
-    }
-
     /// Stream the file `source` into the local lake at `relative` without holding it in memory
     /// (a file too large to parse, landed to be kept and quarantined); `None` when `source` is
     /// gone. Only for a local lake (panics otherwise): other lakes stream a multipart upload.
@@ -244,23 +214,6 @@ impl Lake {
         })
     }
 
-    /// On a local lake, make the names created in the folders of `relatives` durable.
-    pub fn sync_folders<'a>(&self, relatives: impl IntoIterator<Item = &'a str>) -> Result<()> {
-        let Some(root) = &self.local_root else {
-            return Ok(());
-        };
-        let folders: std::collections::BTreeSet<std::path::PathBuf> = relatives
-            .into_iter()
-            .filter_map(|r| root.join(r).parent().map(std::path::Path::to_path_buf))
-            .collect();
-        local_file::sync_folders(folders.iter().map(std::path::PathBuf::as_path)).map_err(
-            |source| LakeError::Write {
-                path: root.display().to_string(),
-                source,
-            },
-        )
-    }
-
     /// The store rooted at the bucket (or file system root).
     pub fn root_store(&self) -> &Arc<dyn ObjectStore> {
         &self.root_store
@@ -294,27 +247,5 @@ impl Lake {
     /// Storage options deltalake needs besides the store itself.
     pub(crate) fn storage_options(&self) -> HashMap<String, String> {
         store::delta_storage_options(&self.root)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn put_blocking_creates_then_replaces_whole_files() {
-        let dir = tempfile::tempdir().unwrap();
-        let lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
-        lake.put_blocking("landing/x/a.json", b"1".to_vec(), true)
-            .unwrap();
-        lake.put_blocking("landing/x/a.json", b"22".to_vec(), true)
-            .unwrap();
-        let folder = dir.path().join("landing/x");
-        assert_eq!(std::fs::read(folder.join("a.json")).unwrap(), b"22");
-        let names: Vec<_> = std::fs::read_dir(&folder)
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(names, ["a.json"], "no staging files left");
     }
 }

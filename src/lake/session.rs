@@ -1,4 +1,4 @@
-//! A DataFusion session over the lake: schemas `bronze`, `silver` and `gold` hold every Delta
+//! A DataFusion session over the lake: schemas `landing`, `bronze`, `silver` and `gold` hold every Delta
 //! table, so SQL files and the SQL shell see the same names.
 
 use std::sync::Arc;
@@ -50,6 +50,15 @@ impl LakeSession {
 
     /// A session with every existing lake table registered at its latest version.
     pub async fn new(lake: &Lake, config: SessionConfig) -> Result<Self> {
+        Self::with_tables(lake, config, &lake.list_tables().await?).await
+    }
+
+    /// A session with only `tables` registered (those that exist), for a step that reads a few.
+    pub async fn with_tables(
+        lake: &Lake,
+        config: SessionConfig,
+        tables: &[TableRef],
+    ) -> Result<Self> {
         // deltalake's planner lowers its own plan nodes (used when writing from a query plan)
         // and plans everything else like DataFusion's default planner.
         let state = SessionStateBuilder::new()
@@ -69,8 +78,8 @@ impl LakeSession {
             lake: lake.clone(),
             versions: Default::default(),
         };
-        for table in lake.list_tables().await? {
-            session.refresh(&table).await?;
+        for table in tables {
+            session.refresh(table).await?;
         }
         Ok(session)
     }

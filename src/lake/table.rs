@@ -7,16 +7,18 @@ use super::{Lake, LakeError, Result};
 
 pub use deltalake::DeltaTable;
 
-/// The three table layers of the lake; their names are also the SQL schema names.
+/// The table layers of the lake; their names are also the SQL schema names. Landing holds the
+/// raw source files as they arrived (sensor files as a table of bytes, forecasts as files).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Layer {
+    Landing,
     Bronze,
     Silver,
     Gold,
 }
 
 impl Layer {
-    pub const ALL: [Layer; 3] = [Layer::Bronze, Layer::Silver, Layer::Gold];
+    pub const ALL: [Layer; 4] = [Layer::Landing, Layer::Bronze, Layer::Silver, Layer::Gold];
 
     /// The layer named `name` (a SQL schema name), if it is one.
     pub fn from_name(name: &str) -> Option<Layer> {
@@ -25,6 +27,7 @@ impl Layer {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Layer::Landing => "landing",
             Layer::Bronze => "bronze",
             Layer::Silver => "silver",
             Layer::Gold => "gold",
@@ -108,7 +111,7 @@ impl Lake {
         Ok(handle)
     }
 
-    /// Every Delta table under `bronze/`, `silver/` and `gold/`.
+    /// Every Delta table under `landing/`, `bronze/`, `silver/` and `gold/`.
     pub async fn list_tables(&self) -> Result<Vec<TableRef>> {
         let mut tables = Vec::new();
         for layer in Layer::ALL {

@@ -48,6 +48,8 @@ pub struct TableWrite<'a> {
     pub mode: WriteMode,
     /// Application transaction recorded in the same commit: (application id, version).
     pub app_transaction: Option<(String, i64)>,
+    /// Columns written without min/max statistics (see [`writer_properties_without_statistics`]).
+    pub without_statistics: &'a [&'a str],
 }
 
 /// Commit properties carrying the application transaction `(app id, version)`, if any.
@@ -91,7 +93,9 @@ impl Lake {
         };
         let builder = builder
             .with_partition_columns(request.partition_columns.iter().copied())
-            .with_writer_properties(writer_properties())
+            .with_writer_properties(writer_properties_without_statistics(
+                request.without_statistics,
+            ))
             .with_commit_properties(commit)
             .with_table_name(request.table.name.clone());
         let builder = match request.mode {
@@ -247,14 +251,9 @@ impl Lake {
     }
 }
 
-/// Parquet settings of every lake file: zstd keeps the many repeated strings of bronze small at
-/// a cost close to snappy's.
-fn writer_properties() -> WriterProperties {
-    writer_properties_without_statistics(&[])
-}
-
-/// [`writer_properties`] with no min/max statistics for `columns`: text no query prunes by,
-/// whose statistics would cost two comparisons per value.
+/// Parquet settings of every lake file, with no min/max statistics for `columns` (text no query
+/// prunes by, whose statistics would cost two comparisons per value, or file contents). zstd
+/// keeps the many repeated strings of bronze small at a cost close to snappy's.
 fn writer_properties_without_statistics(columns: &[&str]) -> WriterProperties {
     use deltalake::parquet::file::properties::EnabledStatistics;
     use deltalake::parquet::schema::types::ColumnPath;

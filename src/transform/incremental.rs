@@ -172,6 +172,7 @@ async fn build_derivation(
                 },
                 mode: WriteMode::ReplaceWhere(selection),
                 app_transaction: last.then(|| txn.clone()),
+                without_statistics: &[],
             })
             .await?;
         let rows = last_commit_metric(&written, "num_added_rows")

@@ -131,6 +131,7 @@ pub async fn build(
                 },
                 mode: WriteMode::Overwrite,
                 app_transaction: Some((app_id, fingerprint)),
+                without_statistics: &[],
             })
             .await?;
         let rows = last_commit_metric(&written, "num_added_rows")

@@ -8,8 +8,9 @@ use datacycle::config::Settings;
 use datacycle::lake::{Lake, LakeSession, TableDigest, table_digest};
 use datafusion::arrow::record_batch::RecordBatch;
 
-/// Columns that record when something ran, not what it holds.
-pub const RUN_METADATA: &[&str] = &["ingested_at", "snapshot_at"];
+/// Columns that record when something ran, not what it holds; and the share's modification
+/// times, which a test that copies files into its share changes.
+pub const RUN_METADATA: &[&str] = &["ingested_at", "snapshot_at", "source_modified"];
 
 /// A setting scripts/test.sh provides (a service it started).
 pub fn env_var(name: &str) -> String {

@@ -57,6 +57,15 @@ async fn sigkill_anywhere_then_rerun_gives_the_uninterrupted_lake() {
     let expected = reference.digests().await;
 
     let points = [
+        // Inside landing's commit sequence: after its first and after a later batch.
+        KillPoint {
+            marker: "table=landing.sensor_files ",
+            nth: 1,
+        },
+        KillPoint {
+            marker: "table=landing.sensor_files ",
+            nth: 4,
+        },
         KillPoint {
             marker: "table=bronze.sensor_readings ",
             nth: 1,
@@ -105,7 +114,7 @@ async fn sigkill_anywhere_then_rerun_gives_the_uninterrupted_lake() {
             marker: "table=gold.fact_presence_minute ",
             nth: 1,
         },
-        // Landing: right after the lease is taken, before anything is copied.
+        // Landing: right after the lease is taken, before anything is landed.
         KillPoint {
             marker: "writer lease acquired",
             nth: 1,

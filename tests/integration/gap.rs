@@ -20,18 +20,8 @@ fn write_minutes(share: &Path, house: &str, first: &str, minutes: i64) {
     }
 }
 
-fn landed(lake: &Path) -> usize {
-    fn walk(dir: &Path) -> usize {
-        std::fs::read_dir(dir)
-            .map(|entries| {
-                entries
-                    .map(|e| e.unwrap().path())
-                    .map(|p| if p.is_dir() { walk(&p) } else { 1 })
-                    .sum()
-            })
-            .unwrap_or(0)
-    }
-    walk(&lake.join("landing/sensors"))
+async fn landed(env: &TestEnv) -> i64 {
+    env.count("SELECT count(*) FROM landing.sensor_files").await
 }
 
 /// Run `ingest sensors` with the scheduling clock at `minutes` after noon.
@@ -56,21 +46,21 @@ async fn a_40_minute_gap_is_crossed_without_full() {
     write_minutes(&env.share, "JimmyLoup", "2023-08-18 10:00", 10);
     write_minutes(&env.share, "JeremieVianin", "2023-08-18 10:00", 10);
     ingest_at(&env, 0);
-    assert_eq!(landed(&env.lake), 20);
+    assert_eq!(landed(&env).await, 20);
 
     // Jimmy's gateway comes back after 40 minutes of silence.
     write_minutes(&env.share, "JimmyLoup", "2023-08-18 10:50", 10);
     ingest_at(&env, 1);
     assert_eq!(
-        landed(&env.lake),
+        landed(&env).await,
         20,
         "prediction cannot see past 10 empty minutes"
     );
     ingest_at(&env, 10);
-    assert_eq!(landed(&env.lake), 20, "no scan before 15 idle minutes");
+    assert_eq!(landed(&env).await, 20, "no scan before 15 idle minutes");
     ingest_at(&env, 17);
     assert_eq!(
-        landed(&env.lake),
+        landed(&env).await,
         30,
         "the idle scan lands the files after the gap"
     );
@@ -78,7 +68,7 @@ async fn a_40_minute_gap_is_crossed_without_full() {
     // Prediction resumes from the new newest file.
     write_minutes(&env.share, "JimmyLoup", "2023-08-18 11:00", 5);
     ingest_at(&env, 18);
-    assert_eq!(landed(&env.lake), 35);
+    assert_eq!(landed(&env).await, 35);
 
     env.run(&["build"]);
     assert_eq!(

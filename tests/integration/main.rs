@@ -9,6 +9,7 @@ mod gap;
 mod gold;
 mod hardening;
 mod idempotency;
+mod landing;
 mod lock;
 mod mysql;
 mod publish;

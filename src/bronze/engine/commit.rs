@@ -1,6 +1,7 @@
 //! One batch: read, parse and commit the rows, then the files-table rows, both under the
 //! batch's application transaction version.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -10,18 +11,22 @@ use datafusion::logical_expr::{col, lit};
 use futures::{StreamExt, TryStreamExt};
 
 use super::files_table::files_batch;
+use super::handoff::ContentSource;
 use super::read::{Contents, fetch, parse_all};
 use super::select::{Candidate, partition_names};
 use super::{FileOutcome, LandingFormat, NOTES_LIMIT, SourceFile, files_schema};
 use crate::bronze::{BronzeError, Result};
 use crate::config::Settings;
+use crate::lake::landing::sensor_table;
 use crate::lake::{
-    Lake, QueuedFile, TableWrite, WriteInput, WriteMode, WriterLease, partition_filter,
+    Lake, LakeSession, PartitionValue, QueuedFile, TableWrite, WriteInput, WriteMode, WriterLease,
+    partition_filter,
 };
 use crate::ops::report::StepReport;
 
 pub(super) struct Batcher<'a, F: LandingFormat> {
     pub(super) format: Arc<F>,
+    pub(super) source: ContentSource,
     pub(super) lake: &'a Lake,
     pub(super) settings: &'a Settings,
     pub(super) lease: &'a WriterLease,
@@ -64,9 +69,13 @@ impl<F: LandingFormat> Batcher<'_, F> {
             .cloned()
             .partition(|c| c.file.size.max(0) as u64 > max_bytes);
         let batch = batch.as_slice();
-        let contents = match self.lake.local_root() {
-            Some(root) => Contents::ReadInWorkers(root),
-            None => Contents::Fetched(self.fetch_all(batch).await?),
+        let contents = match (&self.source, self.lake.local_root()) {
+            (ContentSource::Table { session, after }, _) => Contents::Fetched(
+                self.fetch_from_table(session.as_deref(), *after, batch)
+                    .await?,
+            ),
+            (ContentSource::Files, Some(root)) => Contents::ReadInWorkers(root),
+            (ContentSource::Files, None) => Contents::Fetched(self.fetch_all(batch).await?),
         };
         let ingested_at = self.next_ingested_at();
         let version = ingested_at.timestamp_micros();
@@ -168,6 +177,7 @@ impl<F: LandingFormat> Batcher<'_, F> {
                 )?]),
                 mode,
                 app_transaction: txn,
+                without_statistics: &[],
             })
             .await?;
         tracing::debug!(target: "datacycle::commit", table = %self.format.files_table(), batch = version,
@@ -223,6 +233,37 @@ impl<F: LandingFormat> Batcher<'_, F> {
         .buffered(self.settings.io_concurrency.max(1))
         .try_collect()
         .await
+    }
+
+    /// Bytes of each file from the rows of `landing.sensor_files` (landed after `after`), a file
+    /// kept beside the table read from there.
+    async fn fetch_from_table(
+        &self,
+        session: Option<&LakeSession>,
+        after: Option<i64>,
+        batch: &[Candidate],
+    ) -> Result<Vec<Option<Bytes>>> {
+        let Some(session) = session else {
+            return Ok(vec![None; batch.len()]);
+        };
+        let partitions: BTreeSet<&[PartitionValue]> =
+            batch.iter().map(|c| c.file.partition.as_slice()).collect();
+        let partitions: Vec<&[PartitionValue]> = partitions.into_iter().collect();
+        let mut found = sensor_table::contents(session, &partitions, after).await?;
+        let store = self.lake.root_store();
+        let mut contents = Vec::with_capacity(batch.len());
+        for candidate in batch {
+            let bytes = match found.remove(&candidate.file.name) {
+                Some(Some(bytes)) => Some(bytes),
+                Some(None) => match sensor_table::large_file_of(&candidate.landing_path) {
+                    Some(path) => fetch(store, &self.lake.path(&path)).await?,
+                    None => None,
+                },
+                None => None,
+            };
+            contents.push(bytes);
+        }
+        Ok(contents)
     }
 
     /// A batch timestamp that is also a strictly increasing batch version.

@@ -4,7 +4,8 @@
 //! it and into which tables.
 //!
 //! Files come from the source's landing queue (routine ticks) or from a listing of its whole
-//! landing area (`--full`). A file already in the files table with the same size is skipped; a
+//! landing area (`--full`); sensor files from the rows of `landing.sensor_files` landed since the
+//! last run (all of them with `--full`). A file already in the files table with the same size is skipped; a
 //! file whose size changed (a quarantined file fixed at the source, a forecast whose upload had
 //! been cut short) is ingested again, replacing its rows and its files-table row. Files are
 //! parsed on every core and committed in batches: first the rows, then the file rows, both
@@ -14,6 +15,7 @@
 
 mod commit;
 mod files_table;
+mod handoff;
 mod read;
 mod select;
 
@@ -27,11 +29,13 @@ use datafusion::arrow::error::ArrowError;
 
 use super::Result;
 use crate::config::Settings;
-use crate::lake::{LakeSession, LandingQueue, PartitionValue, TableRef, WriterLease};
+use crate::lake::{LakeSession, PartitionValue, TableRef, WriterLease};
 use crate::ops::progress;
 use crate::ops::report::StepReport;
 use commit::Batcher;
 pub use files_table::files_schema;
+use handoff::Handoff;
+pub use handoff::landing_fully_ingested;
 use select::{Candidate, classify, identify_all, load_index, recover_interrupted_batch};
 
 pub const STATUS_OK: &str = "ok";
@@ -70,6 +74,18 @@ pub struct FileOutcome {
     pub error: Option<String>,
 }
 
+/// Where a format's files are in landing.
+#[derive(Debug, Clone, Copy)]
+pub enum Landing {
+    /// Files under `prefix` (relative to the lake root), handed over in the queue `queue`.
+    Files {
+        queue: &'static str,
+        prefix: &'static str,
+    },
+    /// Rows of `landing.sensor_files`, each holding a file's bytes.
+    SensorFilesTable,
+}
+
 /// One kind of landing file: where it lands, how it parses, which bronze tables it fills.
 pub trait LandingFormat: Send + Sync + 'static {
     /// Accumulates the rows of many files (one builder per partition and worker).
@@ -81,10 +97,8 @@ pub trait LandingFormat: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     /// Application id of the step in the Delta log of both tables.
     fn app_id(&self) -> &'static str;
-    /// The landing queue the source hands files over in.
-    fn queue(&self) -> &'static str;
-    /// Where the files land, relative to the lake root.
-    fn landing_prefix(&self) -> &'static str;
+    /// Where the files are in landing.
+    fn landing(&self) -> Landing;
     fn rows_table(&self) -> TableRef;
     fn files_table(&self) -> TableRef;
     fn rows_schema(&self) -> SchemaRef;
@@ -139,18 +153,8 @@ async fn ingest<F: LandingFormat>(
     let lake = session.lake();
     recover_interrupted_batch(format.as_ref(), lake, lease, &mut report).await?;
 
-    let queue = LandingQueue::new(lake, format.queue());
-    let pending = queue.snapshot().await?;
-    let listed = if full {
-        let spinner = progress::spinner("listing landing");
-        let files = lake
-            .list_files(format.landing_prefix(), settings.local_io_threads())
-            .await?;
-        spinner.finish_and_clear();
-        files
-    } else {
-        pending.files.clone()
-    };
+    let handoff = Handoff::open(format.landing(), lake, full).await?;
+    let listed = handoff.pending(lake, settings, full).await?;
     let candidates = identify_all(format.as_ref(), listed, &mut report);
 
     session.refresh(&format.files_table()).await?;
@@ -160,6 +164,7 @@ async fn ingest<F: LandingFormat>(
     let bar = progress::bar((replaced.len() + fresh.len()) as u64, "bronze", "files");
     let mut batcher = Batcher {
         format,
+        source: handoff.contents(),
         lake,
         settings,
         lease,
@@ -181,10 +186,9 @@ async fn ingest<F: LandingFormat>(
         bar.inc(batch.len() as u64);
     }
     bar.finish_and_clear();
-    // Queued files that are not in landing stay queued: the source lands them again, or finds
-    // them gone and forgets them.
-    queue.enqueue(&batcher.missing).await?;
-    queue.acknowledge(pending).await?;
+    handoff
+        .done(lake, std::mem::take(&mut batcher.missing))
+        .await?;
     session.refresh(&batcher.format.rows_table()).await?;
     session.refresh(&batcher.format.files_table()).await?;
     report.warnings = report.counter("quarantined")

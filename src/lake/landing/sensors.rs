@@ -1,5 +1,6 @@
 //! Sensor files in landing: their names (`DD.MM.YYYY HHMM_<House>_received.json`, one file per
-//! apartment and minute), their paths and their queue.
+//! apartment and minute) and their canonical landing paths, which name a file in reports and
+//! bronze's hand-over (the bytes are rows of `landing.sensor_files`, see `sensor_table`).
 //! Lexicographic order of these names is not chronological; always parse them.
 
 use chrono::{Datelike, NaiveDateTime, Timelike};
@@ -41,8 +42,7 @@ impl SensorFileName {
     }
 }
 
-/// Landing path (relative to the lake root) of a sensor file:
-/// `landing/sensors/<apartment>/YYYY/MM/DD/HH/<name>`.
+/// Canonical landing path of a sensor file: `landing/sensors/<apartment>/YYYY/MM/DD/HH/<name>`.
 pub fn landing_path(apartment: &str, minute: NaiveDateTime, name: &str) -> String {
     format!(
         "{}/{}/{:04}/{:02}/{:02}/{:02}/{name}",
@@ -55,11 +55,8 @@ pub fn landing_path(apartment: &str, minute: NaiveDateTime, name: &str) -> Strin
     )
 }
 
-/// Root of the sensor landing zone inside the lake.
+/// Root of the canonical landing paths.
 pub const ROOT: &str = "landing/sensors";
-
-/// Name of the landing queue sensor files are handed over in.
-pub const QUEUE: &str = "sensors";
 
 /// (apartment, file name) of a landing path relative to the lake root.
 pub fn parse_landing_path(relative: &str) -> Option<(&str, &str)> {

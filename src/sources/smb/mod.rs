@@ -1,39 +1,36 @@
-//! Sensor files from the SMB share (mounted as a local folder) into
-//! `landing/sensors/<apartment>/YYYY/MM/DD/HH/<name>`.
+//! Sensor files from the SMB share (mounted as a local folder) into `landing.sensor_files`.
 //!
 //! Prediction mode (every tick): per apartment, from its newest landed minute, probe the next
-//! expected names on the share and copy what exists, stopping after 10 consecutive empty
+//! expected names on the share and land what exists, stopping after 10 consecutive empty
 //! minutes. Prediction alone never crosses a source gap longer than that, so a listing scan of
 //! the share also runs when an apartment found nothing for `SENSOR_SCAN_IDLE_MIN` minutes (and
 //! no scan ran in that time), once per UTC day, for an apartment with nothing landed yet, and
-//! with `--full`. The scan parses every name, compares name and size with landing and copies
-//! everything missing, oldest first, in parallel. No early stop.
+//! with `--full`. The scan parses every name, compares name and size with landing and lands
+//! everything missing or changed, oldest first. No early stop.
 //!
-//! Every landing path is queued for bronze before it is written, and every copy is an atomic
-//! put, so a half-copied file is never present and a copied file is never forgotten.
+//! Landing is one Delta commit per batch of files (see `land`): a file is landed whole or not at
+//! all, and what a crash interrupted is simply found missing by the next run.
 
-mod copy;
+mod land;
 mod predict;
 mod scan;
 
 use std::collections::BTreeMap;
-use std::path::{Path as FsPath, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use futures::StreamExt;
-use object_store::ObjectStoreExt;
 use serde::{Deserialize, Serialize};
 
 use super::{Result, SourceError};
 use crate::config::Settings;
-use crate::lake::landing::sensors::{QUEUE, SensorFileName, parse_landing_path};
+use crate::lake::landing::sensor_table;
 use crate::lake::state;
-use crate::lake::{Lake, LandingQueue, WriterLease};
+use crate::lake::{Lake, WriterLease};
 use crate::ops::clock;
 use crate::ops::report::StepReport;
-use copy::copy_all;
-use predict::{newest_landed, predict};
+use land::land_all;
+use predict::predict;
 use scan::scan;
 
 /// Prediction stops after this many consecutive minutes without a file.
@@ -55,8 +52,13 @@ pub(super) struct Transfer {
     pub(super) source: PathBuf,
     pub(super) apartment: String,
     pub(super) minute: NaiveDateTime,
-    pub(super) landing: String,
+    /// The file name.
+    pub(super) name: String,
     pub(super) size: u64,
+    /// Modification time on the share, to the second.
+    pub(super) modified: Option<DateTime<Utc>>,
+    /// Landed before with another size: its row is replaced.
+    pub(super) replaces: bool,
 }
 
 /// Land new sensor files from `SMB_PATH`.
@@ -90,42 +92,30 @@ pub async fn ingest(
 
     let mut memory: IngestState = state::load(lake, STATE).await?;
     let now = clock::now();
-    let mut newest = BTreeMap::new();
-    for entry in settings.house_map.entries() {
-        newest.insert(
-            entry.apartment.clone(),
-            newest_landed(lake, &entry.apartment).await?,
-        );
-    }
+    let landed = match lake.open_table(&sensor_table::table()).await? {
+        Some(delta) => sensor_table::newest_minutes(&delta)?,
+        None => Default::default(),
+    };
+    let newest: BTreeMap<String, Option<NaiveDateTime>> = settings
+        .house_map
+        .entries()
+        .iter()
+        .map(|e| (e.apartment.clone(), landed.get(&e.apartment).copied()))
+        .collect();
     let scan_reason = scan_reason(full, &newest, &memory, now, settings.scan_idle);
 
-    let mut transfers = match &scan_reason {
+    let transfers = match &scan_reason {
         Some(reason) => {
             report.notes.push(format!("listing scan: {reason}"));
-            scan(
-                lake,
-                &share,
-                &settings.house_map,
-                settings.local_io_threads(),
-                &mut report,
-            )
-            .await?
+            scan(lake, &share, &settings.house_map, &mut report).await?
         }
-        None => predict(lake, &share, &settings.house_map, &newest, &mut report).await?,
+        None => predict(&share, &settings.house_map, &newest, &mut report).await?,
     };
     let landed_apartments: std::collections::HashSet<String> =
         transfers.iter().map(|t| t.apartment.clone()).collect();
-    let planned: std::collections::HashSet<String> =
-        transfers.iter().map(|t| t.landing.clone()).collect();
-    transfers.extend(
-        queued_but_not_landed(lake, &share, settings, &mut report)
-            .await?
-            .into_iter()
-            .filter(|t| !planned.contains(&t.landing)),
-    );
 
     lease.check().await?;
-    copy_all(lake, settings, transfers, &mut report).await?;
+    land_all(lake, settings, lease, transfers, &mut report).await?;
 
     for entry in settings.house_map.entries() {
         if landed_apartments.contains(&entry.apartment) {
@@ -144,7 +134,6 @@ pub async fn ingest(
     report.warnings = report.counter("unknown_house")
         + report.counter("unrecognised_name")
         + report.counter("undecodable_name")
-        + report.counter("queued_gone_from_share")
         + report.counter("vanished");
     Ok(report.finish(started))
 }
@@ -181,63 +170,4 @@ fn scan_reason(
         )),
         _ => None,
     }
-}
-
-/// Files queued by an earlier run that never landed (a copy that crashed or failed): copied
-/// again when the share still has them, forgotten when it does not.
-async fn queued_but_not_landed(
-    lake: &Lake,
-    share: &FsPath,
-    settings: &Settings,
-    report: &mut StepReport,
-) -> Result<Vec<Transfer>> {
-    let queue = LandingQueue::new(lake, QUEUE);
-    let pending = queue.snapshot().await?.files;
-    if pending.is_empty() {
-        return Ok(Vec::new());
-    }
-    let store = lake.root_store().clone();
-    let present: Vec<bool> = futures::stream::iter(pending.iter().map(|f| {
-        let (store, path) = (store.clone(), lake.path(&f.path));
-        async move { store.head(&path).await.is_ok() }
-    }))
-    .buffered(settings.io_concurrency.max(1))
-    .collect()
-    .await;
-    let mut transfers = Vec::new();
-    let mut gone = std::collections::HashSet::new();
-    for (file, _) in pending.iter().zip(present).filter(|(_, present)| !present) {
-        let parsed = parse_landing_path(&file.path)
-            .and_then(|(apartment, name)| Some((apartment, name, SensorFileName::parse(name)?)));
-        let Some((apartment, name, parsed)) = parsed else {
-            gone.insert(file.path.clone());
-            continue;
-        };
-        let source = share.join(name);
-        match std::fs::metadata(&source) {
-            Ok(meta) if meta.is_file() => transfers.push(Transfer {
-                source,
-                apartment: apartment.to_string(),
-                minute: parsed.minute,
-                landing: file.path.clone(),
-                size: meta.len(),
-            }),
-            _ => {
-                gone.insert(file.path.clone());
-            }
-        }
-    }
-    report.count("queued_landed_again", transfers.len() as u64);
-    if !gone.is_empty() {
-        report.warn(
-            "queued_gone_from_share",
-            format!(
-                "{} queued file(s) never landed and are no longer on the share (e.g. {}); forgotten",
-                gone.len(),
-                gone.iter().next().expect("not empty")
-            ),
-        );
-        queue.forget(&gone).await?;
-    }
-    Ok(transfers)
 }

@@ -333,6 +333,7 @@ async fn compute(
             input: WriteInput::Batches(batches),
             mode: WriteMode::Overwrite,
             app_transaction: Some((output.app_id(), version)),
+            without_statistics: &[],
         })
         .await?;
     tracing::debug!(target: "datacycle::commit", table = %output, rows = digest.rows, "committed");
