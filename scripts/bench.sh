@@ -32,7 +32,7 @@ SHARE="$SET/smb"
 TICK_FILES="$WORK/tick-files.txt"
 : >"$TICK_FILES"
 PIDS=()
-trap 'kill "${PIDS[@]}" 2>/dev/null; xargs -d "\n" -r rm -f <"$TICK_FILES"; rm -rf "$WORK"; remove_sftp_user 2>/dev/null' EXIT
+trap '{ [[ ${#PIDS[@]} -eq 0 ]] || kill "${PIDS[@]}"; } 2>/dev/null || true; xargs -d "\n" -r rm -f <"$TICK_FILES"; rm -rf "$WORK"; remove_sftp_user 2>/dev/null || true' EXIT
 export ENV_FILE=/dev/null NO_PROGRESS=1 LOG_LEVEL=warn
 export LAKE_URL="$WORK/lake" SMB_PATH="$SHARE"
 HOUSE_MAP=$(grep '^HOUSE_MAP=' "$SET/sources.env" | cut -d= -f2-)
