@@ -107,6 +107,30 @@ stage "tick: 2 new files (rebuild)" rebuild
 stage "no-op tick (rebuild)" rebuild
 if [[ -n "${SENSORS_ONLY:-}" ]]; then exit 0; fi
 
+# --- S3 (moto on loopback, root only): objects landing writes per 1,000 sensor files.
+if [[ $(id -u) == 0 ]]; then
+  # shellcheck source=scripts/lib/services.sh
+  source scripts/lib/services.sh
+  start_s3 >/dev/null 2>&1
+  (
+    export LAKE_URL="s3://$DATACYCLE_TEST_S3_BUCKET/bench" AWS_ENDPOINT_URL="$DATACYCLE_TEST_S3_ENDPOINT"
+    export AWS_ACCESS_KEY_ID=datacycle AWS_SECRET_ACCESS_KEY=bench-secret AWS_REGION=us-east-1 AWS_ALLOW_HTTP=true
+    stage "ingest sensors --full (S3, moto)" ingest sensors --full
+    "$(moto_python)" - "$DATACYCLE_TEST_S3_ENDPOINT" "$files" <<'PY'
+import sys, boto3
+s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1",
+                  aws_access_key_id="datacycle", aws_secret_access_key="x")
+objects = 0
+for page in s3.get_paginator("list_objects_v2").paginate(Bucket="datacycle-test", Prefix="bench/landing/"):
+    objects += page.get("KeyCount", 0)
+files = int(sys.argv[2])
+print("    %d objects under landing/ for %d sensor files: %.2f per 1,000 files" % (objects, files, objects * 1000 / files))
+PY
+  )
+else
+  echo "(S3 object count skipped: run as root to start a throwaway S3 server)" >&2
+fi
+
 # --- Weather: 69-70 forecast files of ~153k rows, landing -> bronze -> silver on a lake of their own.
 WEATHER_DIR="$SET/sftp"
 weather_files=$(find "$WEATHER_DIR" -name '*.csv' | wc -l)
