@@ -66,9 +66,7 @@ pub async fn expire_landing(
     }
     let columns: Vec<String> = PARTITION_COLUMNS.iter().map(|c| c.to_string()).collect();
     let filter = partition_filter(&columns, expired.iter().map(Vec::as_slice));
-    let session = sensor_table::session(lake)
-        .await?
-        .expect("the table exists");
+    let session = sensor_table::session_of(lake, &delta).await?;
     let (files, bytes) = sensor_table::count(&session, filter.clone()).await?;
     report.files = files;
     report.bytes = bytes;

@@ -87,7 +87,7 @@ impl<'a> Handoff<'a> {
                 let session = if after == Some(current.version) {
                     None
                 } else {
-                    sensor_table::session(lake).await?
+                    Some(sensor_table::session_of(lake, &delta).await?)
                 };
                 Ok(Self::Table {
                     session,

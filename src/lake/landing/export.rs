@@ -41,9 +41,7 @@ pub async fn export(
         return Ok(report.finish(started));
     }
     std::fs::create_dir_all(out).map_err(|source| write_error(out, source))?;
-    let session = sensor_table::session(lake)
-        .await?
-        .expect("the table exists");
+    let session = sensor_table::session_of(lake, &delta).await?;
     let bar = progress::bar(dates.len() as u64, "exporting", "days");
     for date in dates {
         for file in sensor_table::files_of_day(&session, apartment, date).await? {

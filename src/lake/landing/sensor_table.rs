@@ -179,11 +179,13 @@ fn landed_after(version: Option<i64>) -> Option<Expr> {
     })
 }
 
-/// A session that knows only this table (`None` when nothing was landed yet): opening every lake
-/// table is not needed to read landing.
-pub async fn session(lake: &Lake) -> Result<Option<LakeSession>> {
-    let session = LakeSession::with_tables(lake, LakeSession::base_config(2), &[table()]).await?;
-    Ok(session.has_table(&table()).then_some(session))
+/// A session over the already opened `delta` (this table at that version) and nothing else.
+pub async fn session_of(lake: &Lake, delta: &DeltaTable) -> Result<LakeSession> {
+    let session = LakeSession::with_tables(lake, LakeSession::base_config(2), &[]).await?;
+    session
+        .register_snapshot(delta, &table(), &table().to_string())
+        .await?;
+    Ok(session)
 }
 
 /// Every landed file (landed in a batch after `after`, when given) as its canonical landing path
