@@ -9,7 +9,7 @@ use clap::Args;
 use datafusion::arrow::array::{RecordBatch, StringArray, UInt64Array};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 
-use super::output::{OutputFormat, write_batches};
+use super::output::{ResultFormatArgs, write_batches};
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::lake::{Lake, LakeSession, table_digest};
@@ -21,15 +21,8 @@ const RUN_METADATA: &[&str] = &["ingested_at", "snapshot_at"];
 pub struct DigestArgs {
     /// Tables to digest, e.g. `silver.sensor_events` (default: every lake table).
     pub tables: Vec<String>,
-    /// Result format.
-    #[arg(
-        long,
-        value_enum,
-        env = "OUTPUT_FORMAT",
-        default_value = "table",
-        help_heading = "Output"
-    )]
-    pub format: OutputFormat,
+    #[command(flatten)]
+    pub output: ResultFormatArgs,
     #[command(flatten)]
     pub lake: super::LakeArgs,
 }
@@ -68,6 +61,6 @@ pub async fn run(settings: &Settings, args: DigestArgs) -> Result<i32> {
         ],
     )
     .map_err(|e| Error::io("formatting digests", std::io::Error::other(e)))?;
-    write_batches(&mut std::io::stdout().lock(), &[batch], args.format)?;
+    write_batches(&mut std::io::stdout().lock(), &[batch], args.output.format)?;
     Ok(crate::ops::exit::OK)
 }

@@ -354,8 +354,8 @@ impl Cli {
     /// progress bars are drawn.
     pub fn wants_json(&self) -> bool {
         let json_output = match &self.command {
-            Command::Sql(args) => args.format == OutputFormat::Json,
-            Command::Digest(args) => args.format == OutputFormat::Json,
+            Command::Sql(args) => args.output.format == OutputFormat::Json,
+            Command::Digest(args) => args.output.format == OutputFormat::Json,
             command => command.summary() == Some(ReportFormat::Json),
         };
         json_output || self.logging.log_format == LogFormat::Json

@@ -20,6 +20,20 @@ pub enum OutputFormat {
     Json,
 }
 
+/// `--format` of the commands that print query results.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct ResultFormatArgs {
+    /// Result format.
+    #[arg(
+        long,
+        value_enum,
+        env = "OUTPUT_FORMAT",
+        default_value = "table",
+        help_heading = "Output"
+    )]
+    pub format: OutputFormat,
+}
+
 /// Format of step summaries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum ReportFormat {

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::output::{OutputFormat, write_batches};
+use super::output::{OutputFormat, ResultFormatArgs, write_batches};
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::lake::Lake;
@@ -18,15 +18,8 @@ pub struct SqlArgs {
     /// File of SQL statements to run.
     #[arg(short = 'f', long = "file")]
     pub file: Option<PathBuf>,
-    /// Result format.
-    #[arg(
-        long,
-        value_enum,
-        env = "OUTPUT_FORMAT",
-        default_value = "table",
-        help_heading = "Output"
-    )]
-    pub format: OutputFormat,
+    #[command(flatten)]
+    pub output: ResultFormatArgs,
     #[command(flatten)]
     pub lake: super::LakeArgs,
     #[command(flatten)]
@@ -47,8 +40,10 @@ pub async fn run(settings: &Settings, args: SqlArgs) -> Result<i32> {
     let mut stdout = std::io::stdout().lock();
     session
         .run_statements(&text, |batches| {
-            if batches.iter().any(|b| b.num_columns() > 0) || args.format != OutputFormat::Table {
-                write_batches(&mut stdout, &batches, args.format)?;
+            if batches.iter().any(|b| b.num_columns() > 0)
+                || args.output.format != OutputFormat::Table
+            {
+                write_batches(&mut stdout, &batches, args.output.format)?;
             }
             Ok::<_, Error>(())
         })

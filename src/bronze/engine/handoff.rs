@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::bronze::Result;
 use crate::config::Settings;
 use crate::lake::landing::sensor_table;
-use crate::lake::{Lake, LakeSession, LandingQueue, QueueSnapshot, QueuedFile, state};
+use crate::lake::{DeltaTable, Lake, LakeSession, LandingQueue, QueueSnapshot, QueuedFile, state};
 
 use super::Landing;
 
@@ -24,6 +24,19 @@ const SEEN_STATE: &str = "bronze_sensor_landing";
 pub(super) struct Seen {
     table_id: String,
     version: i64,
+}
+
+impl Seen {
+    /// The newest batch of the landing table `delta`.
+    async fn newest(lake: &Lake, delta: &DeltaTable) -> Result<Self> {
+        Ok(Self {
+            table_id: crate::lake::table_id(delta),
+            version: lake
+                .app_version(delta, sensor_table::APP_ID)
+                .await?
+                .unwrap_or(0),
+        })
+    }
 }
 
 pub(super) enum Handoff<'a> {
@@ -73,13 +86,7 @@ impl<'a> Handoff<'a> {
                         seen: None,
                     });
                 };
-                let current = Seen {
-                    table_id: crate::lake::table_id(&delta),
-                    version: lake
-                        .app_version(&delta, sensor_table::APP_ID)
-                        .await?
-                        .unwrap_or(0),
-                };
+                let current = Seen::newest(lake, &delta).await?;
                 let saved: Option<Seen> = state::load(lake, SEEN_STATE).await?;
                 let after = saved
                     .filter(|s| !full && s.table_id == current.table_id)
@@ -160,13 +167,7 @@ pub async fn landing_fully_ingested(lake: &Lake) -> Result<bool> {
     let Some(delta) = lake.open_table(&sensor_table::table()).await? else {
         return Ok(true);
     };
-    let current = Seen {
-        table_id: crate::lake::table_id(&delta),
-        version: lake
-            .app_version(&delta, sensor_table::APP_ID)
-            .await?
-            .unwrap_or(0),
-    };
+    let current = Seen::newest(lake, &delta).await?;
     let saved: Option<Seen> = state::load(lake, SEEN_STATE).await?;
     Ok(saved == Some(current))
 }

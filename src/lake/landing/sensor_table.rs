@@ -188,22 +188,34 @@ pub async fn session_of(lake: &Lake, delta: &DeltaTable) -> Result<LakeSession> 
     Ok(session)
 }
 
+/// `columns` of the rows matching `filter` (every row without one).
+async fn select(
+    session: &LakeSession,
+    filter: Option<Expr>,
+    columns: &[&str],
+) -> Result<Vec<RecordBatch>> {
+    let mut df = session.ctx().table(table_reference(&table())).await?;
+    if let Some(filter) = filter {
+        df = df.filter(filter)?;
+    }
+    Ok(df
+        .select(columns.iter().map(|c| col(*c)).collect::<Vec<Expr>>())?
+        .collect()
+        .await?)
+}
+
+/// A `file_ts` value as the minute it is.
+fn minute_of(micros: i64) -> NaiveDateTime {
+    DateTime::from_timestamp_micros(micros)
+        .map(|t| t.naive_utc())
+        .unwrap_or_default()
+}
+
 /// Every landed file (landed in a batch after `after`, when given) as its canonical landing path
 /// ([`landing_path`]) and size: what bronze ingests and what the share is compared with.
 pub async fn list(session: &LakeSession, after: Option<i64>) -> Result<Vec<QueuedFile>> {
-    let mut df = session.ctx().table(table_reference(&table())).await?;
-    if let Some(filter) = landed_after(after) {
-        df = df.filter(filter)?;
-    }
-    let batches = df
-        .select(vec![
-            col("apartment"),
-            col("source_file"),
-            col("file_ts"),
-            col("size"),
-        ])?
-        .collect()
-        .await?;
+    let columns = ["apartment", "source_file", "file_ts", "size"];
+    let batches = select(session, landed_after(after), &columns).await?;
     let mut files = Vec::new();
     for batch in &batches {
         let apartment = cast(batch.column(0), &DataType::Utf8)?;
@@ -213,11 +225,12 @@ pub async fn list(session: &LakeSession, after: Option<i64>) -> Result<Vec<Queue
         let minute = batch.column(2).as_primitive::<TimestampMicrosecondType>();
         let size = batch.column(3).as_primitive::<Int64Type>();
         for i in 0..batch.num_rows() {
-            let minute = DateTime::from_timestamp_micros(minute.value(i))
-                .map(|t| t.naive_utc())
-                .unwrap_or_default();
             files.push(QueuedFile {
-                path: landing_path(apartment.value(i), minute, name.value(i)),
+                path: landing_path(
+                    apartment.value(i),
+                    minute_of(minute.value(i)),
+                    name.value(i),
+                ),
                 size: size.value(i).max(0) as u64,
             });
         }
@@ -237,14 +250,7 @@ pub async fn contents(
     if let Some(after) = landed_after(after) {
         filter = filter.and(after);
     }
-    let batches = session
-        .ctx()
-        .table(table_reference(&table()))
-        .await?
-        .filter(filter)?
-        .select(vec![col("source_file"), col("content")])?
-        .collect()
-        .await?;
+    let batches = select(session, Some(filter), &["source_file", "content"]).await?;
     let mut out = HashMap::new();
     for batch in &batches {
         let name = cast(batch.column(0), &DataType::Utf8)?;
@@ -312,19 +318,9 @@ pub async fn files_of_day(
         PartitionValue::Date(date),
     ];
     let columns: Vec<String> = PARTITION_COLUMNS.iter().map(|c| c.to_string()).collect();
-    let batches = session
-        .ctx()
-        .table(table_reference(&table()))
-        .await?
-        .filter(partition_filter(&columns, [key.as_slice()]))?
-        .select(vec![
-            col("source_file"),
-            col("file_ts"),
-            col("source_modified"),
-            col("content"),
-        ])?
-        .collect()
-        .await?;
+    let filter = partition_filter(&columns, [key.as_slice()]);
+    let columns = ["source_file", "file_ts", "source_modified", "content"];
+    let batches = select(session, Some(filter), &columns).await?;
     let mut files = Vec::new();
     for batch in &batches {
         let name = cast(batch.column(0), &DataType::Utf8)?;
@@ -336,9 +332,7 @@ pub async fn files_of_day(
         for i in 0..batch.num_rows() {
             files.push(StoredFile {
                 name: name.value(i).to_string(),
-                minute: DateTime::from_timestamp_micros(minute.value(i))
-                    .map(|t| t.naive_utc())
-                    .unwrap_or_default(),
+                minute: minute_of(minute.value(i)),
                 modified: modified
                     .is_valid(i)
                     .then(|| DateTime::from_timestamp_micros(modified.value(i)))
