@@ -67,6 +67,12 @@ pub trait Derivation: Sync {
         Ok(added_files_since(input, consumed).await?)
     }
 
+    /// Output columns written without min/max statistics: text no query prunes files by (every
+    /// file holds all of its values), whose statistics cost a comparison per value.
+    fn unindexed_columns(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// Application id recorded in the output's Delta log.
     fn app_id(&self) -> String {
         self.output().app_id()
@@ -172,7 +178,7 @@ async fn build_derivation(
                 },
                 mode: WriteMode::ReplaceWhere(selection),
                 app_transaction: last.then(|| txn.clone()),
-                without_statistics: &[],
+                without_statistics: derivation.unindexed_columns(),
             })
             .await?;
         let rows = last_commit_metric(&written, "num_added_rows")

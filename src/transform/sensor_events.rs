@@ -51,6 +51,9 @@ impl Derivation for SensorEvents {
             Field::new("date", DataType::Date32, false),
         ]
     }
+    fn unindexed_columns(&self) -> &'static [&'static str] {
+        &["room", "sensor_type", "field", "unit", "source_file"]
+    }
 
     async fn touched(
         &self,

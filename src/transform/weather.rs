@@ -41,4 +41,7 @@ impl Derivation for WeatherDerivation {
     fn partition_fields(&self) -> Vec<Field> {
         vec![Field::new("prediction_date", DataType::Date32, false)]
     }
+    fn unindexed_columns(&self) -> &'static [&'static str] {
+        &["site", "measurement", "unit", "source_file"]
+    }
 }
