@@ -7,7 +7,6 @@
 use std::time::Instant;
 
 use chrono::{Duration, NaiveDate};
-use datafusion::arrow::datatypes::Field;
 use futures::TryStreamExt;
 use object_store::ObjectStoreExt;
 
@@ -15,7 +14,6 @@ use super::Result;
 use super::engine::landing_fully_ingested;
 use crate::config::Settings;
 use crate::lake::landing::sensor_table::{self, LARGE_ROOT, PARTITION_COLUMNS};
-use crate::lake::partitions::partitions_of_table;
 use crate::lake::{Lake, PartitionValue, WriterLease, partition_filter};
 use crate::ops::clock;
 use crate::ops::report::StepReport;
@@ -41,11 +39,7 @@ pub async fn expire_landing(
         return Ok(report.finish(started));
     };
     let cutoff = clock::now().date_naive() - Duration::days(days as i64);
-    let fields: Vec<Field> = sensor_table::SCHEMA.fields()[..PARTITION_COLUMNS.len()]
-        .iter()
-        .map(|f| f.as_ref().clone())
-        .collect();
-    let expired: Vec<Vec<PartitionValue>> = partitions_of_table(&delta, &fields)?
+    let expired: Vec<Vec<PartitionValue>> = sensor_table::partitions(&delta)?
         .iter()
         .filter(|key| matches!(key, [_, PartitionValue::Date(d)] if *d < cutoff))
         .map(<[PartitionValue]>::to_vec)

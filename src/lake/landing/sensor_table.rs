@@ -25,6 +25,7 @@ use datafusion::common::ScalarValue;
 use datafusion::logical_expr::{Expr, col, lit};
 
 use super::sensors::landing_path;
+use crate::lake::partitions::PartitionSet;
 use crate::lake::{
     DeltaTable, Lake, LakeError, LakeSession, Layer, PartitionBatch, PartitionValue, QueuedFile,
     Result, TableRef, partition_filter, table_reference,
@@ -378,13 +379,18 @@ pub fn newest_minutes(delta: &DeltaTable) -> Result<HashMap<String, NaiveDateTim
     Ok(out)
 }
 
-/// The dates landed for `apartment`, oldest first (from the Delta log).
-pub fn dates_of(delta: &DeltaTable, apartment: &str) -> Result<Vec<NaiveDate>> {
+/// The (apartment, date) partitions of the table (from the Delta log).
+pub fn partitions(delta: &DeltaTable) -> Result<PartitionSet> {
     let fields: Vec<Field> = SCHEMA.fields()[..PARTITION_COLUMNS.len()]
         .iter()
         .map(|f| f.as_ref().clone())
         .collect();
-    let mut dates: Vec<NaiveDate> = crate::lake::partitions::partitions_of_table(delta, &fields)?
+    crate::lake::partitions::partitions_of_table(delta, &fields)
+}
+
+/// The dates landed for `apartment`, oldest first (from the Delta log).
+pub fn dates_of(delta: &DeltaTable, apartment: &str) -> Result<Vec<NaiveDate>> {
+    let mut dates: Vec<NaiveDate> = partitions(delta)?
         .iter()
         .filter_map(|key| match key {
             [PartitionValue::Text(a), PartitionValue::Date(d)] if a == apartment => Some(*d),
