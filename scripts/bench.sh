@@ -151,6 +151,10 @@ add_tick_files
 stage "gold tick: 2 new files (rebuild)" rebuild
 stage "gold no-op (build gold)" build gold
 
+# --- Machine learning on that gold (its feature tables were built by `build gold --full`).
+stage "ml benchmark (6 models + baselines)" ml benchmark
+stage "ml predict (backtest + forecasts)" ml predict
+
 # --- Publish: the 70-day gold into a throwaway PostgreSQL (root only: initdb runs as postgres).
 if [[ $(id -u) == 0 ]]; then
   # shellcheck source=scripts/lib/services.sh

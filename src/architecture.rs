@@ -13,6 +13,7 @@ const LAYERS: &[&[&str]] = &[
     &["sources", "generate"],
     &["bronze"],
     &["transform"],
+    &["ml"],
     &["publish"],
     &["error"],
     &["cli"],

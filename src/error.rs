@@ -6,6 +6,7 @@ use crate::catalog::CatalogError;
 use crate::config::ConfigError;
 use crate::generate::GenerateError;
 use crate::lake::LakeError;
+use crate::ml::MlError;
 use crate::sources::SourceError;
 use crate::transform::TransformError;
 
@@ -27,6 +28,8 @@ pub enum Error {
     Transform(#[from] TransformError),
     #[error(transparent)]
     Generate(#[from] GenerateError),
+    #[error(transparent)]
+    Ml(#[from] MlError),
     #[error(transparent)]
     Publish(#[from] crate::publish::PublishError),
     #[error("{context}: {source}")]
@@ -56,6 +59,7 @@ impl Error {
                 crate::ops::exit::CONFIG
             }
             Self::Generate(GenerateError::Io { .. }) | Self::Io { .. } => crate::ops::exit::FAILURE,
+            Self::Ml(e) => e.exit_code(),
             Self::Publish(e) => e.exit_code(),
         }
     }

@@ -1,7 +1,8 @@
 //! datacycle: a lakehouse for apartment IoT data.
 //!
 //! Sources (`sources`) land raw files in the lake (`lake`), `bronze` turns them into generic Delta
-//! tables, `transform` runs the SQL of `queries/` to derive silver and gold, `publish` serves
+//! tables, `transform` runs the SQL of `queries/` to derive silver and gold, `ml` trains and applies
+//! the occupancy and energy models on gold's feature tables, `publish` serves
 //! gold from PostgreSQL, and `ops`
 //! holds what every step shares: configuration, logging, secrets, progress and run reports.
 //! `cli` is the command-line edge; `generate` produces realistic synthetic sources.
@@ -13,6 +14,7 @@ pub mod config;
 pub mod error;
 pub mod generate;
 pub mod lake;
+pub mod ml;
 pub mod ops;
 pub mod publish;
 pub mod sources;

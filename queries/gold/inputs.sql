@@ -10,4 +10,10 @@ CREATE TABLE IF NOT EXISTS gold.fact_weather_hour (
     datetime_key BIGINT, site_key BIGINT, prediction_date DATE, date_key INT,
     temperature_c DOUBLE, humidity_pct DOUBLE, precipitation_mm DOUBLE, radiation_wm2 DOUBLE,
     n_model_runs INT
+);
+-- The ML energy features read the best forecasts, which a lake without weather never writes.
+CREATE TABLE IF NOT EXISTS gold.weather_best_forecast (
+    datetime_key BIGINT, site_key BIGINT, date_key INT, prediction_date DATE,
+    temperature_c DOUBLE, humidity_pct DOUBLE, precipitation_mm DOUBLE, radiation_wm2 DOUBLE,
+    n_model_runs INT
 )

@@ -134,3 +134,13 @@ COMMENT ON COLUMN gold.weather_best_forecast.humidity_pct IS 'Relative humidity 
 COMMENT ON COLUMN gold.weather_best_forecast.precipitation_mm IS 'Precipitation in mm';
 COMMENT ON COLUMN gold.weather_best_forecast.radiation_wm2 IS 'Global radiation in W/m2';
 COMMENT ON COLUMN gold.weather_best_forecast.n_model_runs IS 'Prediction groups averaged';
+COMMENT ON TABLE gold.ml_occupancy_features IS 'Occupancy model features per room and 15-minute UTC slot (docs/ml.md)';
+COMMENT ON COLUMN gold.ml_occupancy_features.occupied IS 'Target: any motion in the slot';
+COMMENT ON COLUMN gold.ml_occupancy_features.occupied_same_slot_yesterday IS 'Baseline prediction, not a feature';
+COMMENT ON TABLE gold.ml_energy_features IS 'Energy model features per room and 15-minute UTC slot (docs/ml.md)';
+COMMENT ON COLUMN gold.ml_energy_features.power_w IS 'Target: mean valid plug power in W';
+COMMENT ON COLUMN gold.ml_energy_features.temperature_c IS 'Best forecast issued before the slot''s date';
+COMMENT ON TABLE gold.ml_benchmark IS 'Scores of the candidate models and baselines per benchmark run';
+COMMENT ON COLUMN gold.ml_benchmark.selected IS 'The model a prediction run uses';
+COMMENT ON TABLE gold.fact_prediction IS 'Backtest rows and forecasts of the selected models';
+COMMENT ON COLUMN gold.fact_prediction.actual IS 'Observed value (NULL for forecasts)';

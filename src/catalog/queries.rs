@@ -42,6 +42,17 @@ pub const FACT_PRESENCE_MINUTE: QueryFile = query!("gold/fact_presence_minute.sq
 pub const FACT_DEVICE_HEALTH_DAY: QueryFile = query!("gold/fact_device_health_day.sql");
 pub const FACT_WEATHER_HOUR: QueryFile = query!("gold/fact_weather_hour.sql");
 pub const WEATHER_BEST_FORECAST: QueryFile = query!("gold/weather_best_forecast.sql");
+pub const ML_OCCUPANCY_FEATURES: QueryFile = query!("ml/ml_occupancy_features.sql");
+pub const ML_ENERGY_FEATURES: QueryFile = query!("ml/ml_energy_features.sql");
+/// What `datacycle ml` reads of the feature tables (key, target, baselines, features).
+pub const OCCUPANCY_TRAINING_SET: QueryFile = query!("ml/occupancy_training_set.sql");
+pub const ENERGY_TRAINING_SET: QueryFile = query!("ml/energy_training_set.sql");
+/// The home site's weather per hour, without leakage (features and forecasts).
+pub const HOME_WEATHER: QueryFile = query!("ml/home_weather.sql");
+/// `fact_presence_minute` with the occupancy forecasts' probabilities.
+pub const PRESENCE_FORECAST: QueryFile = query!("ml/presence_forecast.sql");
+/// The model each target's latest benchmark selected.
+pub const SELECTED_MODELS: QueryFile = query!("ml/selected_models.sql");
 
 /// Headline numbers printed by `datacycle demo`.
 pub const DEMO_HEADLINES: QueryFile = query!("reports/demo_headlines.sql");
@@ -81,6 +92,11 @@ pub fn all() -> impl Iterator<Item = QueryFile> {
         GOLD_INPUTS,
         GOLD_DATA_RANGE,
         DEMO_HEADLINES,
+        OCCUPANCY_TRAINING_SET,
+        ENERGY_TRAINING_SET,
+        HOME_WEATHER,
+        SELECTED_MODELS,
+        PRESENCE_FORECAST,
     ]
     .into_iter()
     .chain(SILVER_REFERENCE.iter().copied())

@@ -36,6 +36,7 @@ pub const REFERENCES: &[ReferenceFile] = &[
     reference!("tariffs"),
     reference!("holidays"),
     reference!("room_types"),
+    reference!("ml_occupancy_rooms"),
 ];
 
 /// Where reference CSVs may be overridden (`REFERENCE_DIR`).

@@ -190,6 +190,24 @@ pub const GOLD: &[GoldTable] = &[
             depends_on: &[(Layer::Silver, "sensor_errors")],
         }),
     },
+    // Machine-learning features (SPEC §7): lag-1 and the same slot yesterday look a day back.
+    sensor_fact(
+        q::ML_OCCUPANCY_FEATURES,
+        (1, 0),
+        &["apartment", "room", "slot_ts"],
+    ),
+    // Lags up to a week back; weather from the best forecast of each hour.
+    GoldTable {
+        query: q::ML_ENERGY_FEATURES,
+        primary_key: &["apartment", "room", "slot_ts"],
+        kind: Kind::Daily(Daily {
+            input: (Layer::Silver, "sensor_events"),
+            input_date: "date",
+            partition: Partition::DateKey,
+            context_days: (7, 0),
+            depends_on: &[(Layer::Gold, "weather_best_forecast")],
+        }),
+    },
 ];
 
 impl GoldTable {
@@ -203,9 +221,57 @@ impl GoldTable {
     }
 }
 
-/// The declaration of gold table `name`.
-pub fn gold_table(name: &str) -> Option<&'static GoldTable> {
-    GOLD.iter().find(|t| t.name() == name)
+/// A gold table written by `ml` rather than by a query, partitioned by `target`.
+#[derive(Debug, Clone, Copy)]
+pub struct ResultTable {
+    pub name: &'static str,
+    pub primary_key: &'static [&'static str],
+}
+
+/// The tables of ML results (SPEC §7).
+pub const ML_RESULTS: &[ResultTable] = &[
+    ResultTable {
+        name: "ml_benchmark",
+        primary_key: &["run_id", "target", "model"],
+    },
+    ResultTable {
+        name: "fact_prediction",
+        primary_key: &[
+            "run_id",
+            "target",
+            "apartment",
+            "room",
+            "slot_ts",
+            "horizon_slots",
+        ],
+    },
+];
+
+/// A table that `publish` copies to PostgreSQL.
+#[derive(Debug, Clone, Copy)]
+pub struct PublishedTable {
+    pub name: &'static str,
+    pub primary_key: &'static [&'static str],
+    /// How a daily fact follows its input (its changed days can be published alone); `None`:
+    /// published whole.
+    pub daily: Option<Daily>,
+}
+
+/// Every published table: the gold tables in build order, then the ML results.
+pub fn published() -> impl Iterator<Item = PublishedTable> {
+    let gold = GOLD.iter().map(|t| PublishedTable {
+        name: t.name(),
+        primary_key: t.primary_key,
+        daily: match t.kind {
+            Kind::Daily(daily) => Some(daily),
+            Kind::Whole(_) => None,
+        },
+    });
+    gold.chain(ML_RESULTS.iter().map(|t| PublishedTable {
+        name: t.name,
+        primary_key: t.primary_key,
+        daily: None,
+    }))
 }
 
 #[cfg(test)]
@@ -244,7 +310,23 @@ mod tests {
                 "gold.{name} declares no primary key"
             );
         }
-        let names: std::collections::HashSet<&str> = GOLD.iter().map(GoldTable::name).collect();
-        assert_eq!(names.len(), GOLD.len(), "a gold table is declared twice");
+        for table in ML_RESULTS {
+            let name = table.name;
+            assert!(
+                docs.lines()
+                    .any(|l| l.starts_with(&format!("| `gold.{name}` |"))),
+                "docs/lake-schema.md has no row for gold.{name}"
+            );
+            assert!(
+                comments.contains(&format!("COMMENT ON TABLE gold.{name} IS")),
+                "queries/publish/comments.sql has no comment for gold.{name}"
+            );
+        }
+        let names: std::collections::HashSet<&str> = published().map(|t| t.name).collect();
+        assert_eq!(
+            names.len(),
+            GOLD.len() + ML_RESULTS.len(),
+            "a gold table is declared twice"
+        );
     }
 }

@@ -14,13 +14,15 @@ use crate::config::{Settings, WeatherSource};
 use crate::error::{Error, Result};
 use crate::generate::{GenerateOptions, generate};
 use crate::lake::{Lake, LakeSession};
+use crate::ml::{self, benchmark::TargetBenchmark};
 use crate::ops::report::{RunSummary, StepReport};
 use crate::transform;
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Days of generated data.
-    #[arg(long, env = "DEMO_DAYS", default_value_t = 3)]
+    /// Days of generated data (the energy model's features look a week back: at least 9 days
+    /// for the ML part).
+    #[arg(long, env = "DEMO_DAYS", default_value_t = 14)]
     pub days: u32,
     #[command(flatten)]
     pub lake: super::LakeArgs,
@@ -58,11 +60,14 @@ pub async fn run(settings: &Settings, args: DemoArgs) -> Result<i32> {
     demo_settings.weather = Some(WeatherSource::Local(generated.sftp.clone()));
     demo_settings.reference = Some(ReferenceSource::Folder(generated.mysql.clone()));
     let mut steps = vec![generate_report.finish(generating)];
-    let (rebuilt, (tables, headlines)) = Writer::open(&demo_settings, "demo")
+    let (rebuilt, benchmarks, (tables, headlines)) = Writer::open(&demo_settings, "demo")
         .await?
         .run(async |writer| {
+            let rebuilt = rebuild_all(writer, false).await?;
+            let (benchmarks, ml_steps) = machine_learning(writer).await;
             Ok((
-                rebuild_all(writer, false).await?,
+                rebuilt.into_iter().chain(ml_steps).collect::<Vec<_>>(),
+                benchmarks,
                 lake_figures(writer).await?,
             ))
         })
@@ -79,6 +84,9 @@ pub async fn run(settings: &Settings, args: DemoArgs) -> Result<i32> {
                 table.add_row([name.clone(), rows.to_string()]);
             }
             println!("{table}");
+            if !benchmarks.is_empty() {
+                println!("{}", super::ml::benchmark_table(&benchmarks));
+            }
             write_batches(
                 &mut std::io::stdout().lock(),
                 &headlines,
@@ -101,6 +109,7 @@ pub async fn run(settings: &Settings, args: DemoArgs) -> Result<i32> {
                 serde_json::to_string_pretty(&serde_json::json!({
                     "summary": summary,
                     "tables": tables,
+                    "benchmarks": benchmarks,
                     "headlines": json_rows(&headlines)?,
                 }))
                 .expect("json")
@@ -113,6 +122,37 @@ pub async fn run(settings: &Settings, args: DemoArgs) -> Result<i32> {
         }
     };
     Ok(code)
+}
+
+/// `ml benchmark` and `ml predict` on the demo's data. A failure is a failed step of the
+/// summary (e.g. too few days for the energy features), not the end of the demo.
+async fn machine_learning(writer: &Writer) -> (Vec<TargetBenchmark>, Vec<StepReport>) {
+    let started = Instant::now();
+    let result: Result<_> = async {
+        let session = transform::open_session(&writer.lake, &writer.settings).await?;
+        let (benchmarks, benchmark_report) =
+            ml::benchmark::run(&session, &writer.lease, &ml::Target::ALL, None).await?;
+        let options = ml::predict::PredictOptions {
+            targets: ml::Target::ALL.to_vec(),
+            ..Default::default()
+        };
+        let (_, predict_report) = ml::predict::run(&session, &writer.lease, &options).await?;
+        Ok((benchmarks, vec![benchmark_report, predict_report]))
+    }
+    .await;
+    match result {
+        Ok(done) => done,
+        // Too few days for a feature table: the rest of the demo stands.
+        Err(Error::Ml(e @ ml::MlError::NoData { .. })) => {
+            let mut report = StepReport::new("ml");
+            report.notes.push(format!("skipped: {e} (try --days 14)"));
+            (Vec::new(), vec![report.finish(started)])
+        }
+        Err(e) => (
+            Vec::new(),
+            vec![StepReport::failed("ml", &e.to_string(), started)],
+        ),
+    }
 }
 
 /// (table, rows) of every lake table, and the headline numbers of gold.

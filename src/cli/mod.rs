@@ -4,6 +4,7 @@
 mod args;
 mod demo;
 mod digest;
+mod ml;
 mod output;
 mod pipeline;
 mod sql;
@@ -71,6 +72,11 @@ pub enum Command {
     Landing {
         #[command(subcommand)]
         command: LandingCommand,
+    },
+    /// Occupancy and energy models on the gold feature tables: benchmark, then predict.
+    Ml {
+        #[command(subcommand)]
+        command: ml::MlCommand,
     },
 }
 
@@ -320,6 +326,10 @@ impl Command {
             Command::Landing {
                 command: LandingCommand::Export(a),
             } => args::settings(&a.lake, &[]),
+            Command::Ml { command } => match command {
+                ml::MlCommand::Benchmark(a) => args::settings(&a.lake, &[&a.model]),
+                ml::MlCommand::Predict(a) => args::settings(&a.lake, &[&a.model]),
+            },
         }
     }
 
@@ -344,6 +354,10 @@ impl Command {
             Command::Landing {
                 command: LandingCommand::Export(a),
             } => a.summary,
+            Command::Ml { command } => match command {
+                ml::MlCommand::Benchmark(a) => a.summary,
+                ml::MlCommand::Predict(a) => a.summary,
+            },
         };
         Some(summary.format)
     }
@@ -391,6 +405,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Landing {
             command: LandingCommand::Export(args),
         } => pipeline::landing_export(&settings, args).await,
+        Command::Ml { command } => ml::run(&settings, command).await,
     }
 }
 

@@ -8,7 +8,7 @@ use datafusion::arrow::datatypes::Schema;
 use tokio_postgres::Client;
 
 use super::{PublishError, Result, Server};
-use crate::catalog::tables::{GOLD, Kind};
+use crate::catalog::tables;
 use crate::lake::partitions::partitions_of_files;
 use crate::lake::{LakeSession, PartitionValue, TableRef, changed_files_since};
 use crate::ops::report::StepReport;
@@ -48,8 +48,8 @@ pub(super) async fn plan_tables(
     report: &mut StepReport,
 ) -> Result<Vec<TablePlan>> {
     let mut plans = Vec::new();
-    for table in GOLD {
-        let name = table.query.stem().to_string();
+    for table in tables::published() {
+        let name = table.name.to_string();
         let Some(delta) = session.lake().open_table(&TableRef::gold(&name)).await? else {
             continue;
         };
@@ -100,8 +100,8 @@ pub(super) async fn plan_tables(
                 .iter()
                 .eq(schema.fields().iter().map(|f| f.name()))
         };
-        let plan = match (table.kind, last.filter(|_| same_columns)) {
-            (Kind::Daily(daily), Some(last)) => {
+        let plan = match (table.daily, last.filter(|_| same_columns)) {
+            (Some(daily), Some(last)) => {
                 let column = daily.partition.column();
                 match changed_files_since(&delta, last.max(0) as u64).await? {
                     Some(files) if !files.is_empty() => {

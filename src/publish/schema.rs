@@ -9,7 +9,7 @@ use tokio_postgres::Transaction;
 
 use super::sql::{column_list, ident, statements};
 use super::{Result, Server};
-use crate::catalog::tables::{GOLD, gold_table};
+use crate::catalog::tables::published;
 use crate::lake::LakeSession;
 
 /// Each surrogate or calendar key column and the dimension it identifies.
@@ -28,7 +28,9 @@ pub const INDEXED: &[&str] = &["date_key", "apartment_key", "room_key"];
 
 /// The primary key of a gold table (declared in `catalog::tables`).
 pub fn primary_key(table: &str) -> &'static [&'static str] {
-    gold_table(table).map_or(&[], |t| t.primary_key)
+    published()
+        .find(|t| t.name == table)
+        .map_or(&[], |t| t.primary_key)
 }
 
 /// (column, dimension) of every foreign key of `table`.
@@ -51,8 +53,8 @@ pub(super) async fn present_tables(
     server: &Server,
 ) -> Result<HashMap<String, Schema>> {
     let mut present = HashMap::new();
-    for table in GOLD {
-        let name = table.name();
+    for table in published() {
+        let name = table.name;
         let exists: bool = client
             .query_one(
                 "SELECT to_regclass($1) IS NOT NULL",

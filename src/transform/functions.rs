@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use chrono::{NaiveDateTime, Offset, TimeZone};
 use chrono_tz::Tz;
-use datafusion::arrow::array::{Array, TimestampMicrosecondArray};
+use datafusion::arrow::array::{Array, ArrayRef, TimestampMicrosecondArray};
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::common::config::ConfigExtension;
 use datafusion::common::{ScalarValue, exec_err, extensions_options};
@@ -242,65 +242,121 @@ impl datafusion::catalog::TableFunctionImpl for QueryFileFunction {
     }
 }
 
-/// `utc_date(ts)`: the UTC calendar date of a timestamp, by integer arithmetic (a cast of a
-/// zone-aware timestamp to DATE converts every value through the time zone database).
+/// Functions of a UTC timestamp computed by integer arithmetic on its microseconds (a cast of a
+/// zone-aware timestamp converts every value through the time zone database):
+/// - `utc_date(ts)`: the UTC calendar date;
+/// - `quarter_hour(ts)`: the start of its 15-minute UTC slot, as a microsecond UTC timestamp
+///   (what the ML feature tables are keyed by);
+/// - `iso_day_of_week(ts)`: 1 (Monday) to 7 (Sunday) of the UTC date.
 #[derive(Debug, PartialEq, Eq, Hash)]
-pub struct UtcDate {
+pub struct UtcTimeFunction {
+    part: UtcPart,
     signature: Signature,
 }
 
-impl Default for UtcDate {
-    fn default() -> Self {
-        Self {
-            signature: Signature::user_defined(Volatility::Immutable),
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum UtcPart {
+    Date,
+    QuarterHour,
+    IsoDayOfWeek,
+}
+
+fn utc_time_function(part: UtcPart) -> ScalarUDF {
+    ScalarUDF::from(UtcTimeFunction {
+        part,
+        signature: Signature::user_defined(Volatility::Immutable),
+    })
+}
+
+pub fn utc_date() -> ScalarUDF {
+    utc_time_function(UtcPart::Date)
+}
+
+pub fn quarter_hour() -> ScalarUDF {
+    utc_time_function(UtcPart::QuarterHour)
+}
+
+pub fn iso_day_of_week() -> ScalarUDF {
+    utc_time_function(UtcPart::IsoDayOfWeek)
+}
+
+const MICROS_PER_DAY: i64 = 86_400_000_000;
+const MICROS_PER_QUARTER_HOUR: i64 = 900_000_000;
+
+impl UtcPart {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Date => "utc_date",
+            Self::QuarterHour => "quarter_hour",
+            Self::IsoDayOfWeek => "iso_day_of_week",
+        }
+    }
+
+    fn return_type(self) -> DataType {
+        match self {
+            Self::Date => DataType::Date32,
+            Self::QuarterHour => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            Self::IsoDayOfWeek => DataType::Int32,
+        }
+    }
+
+    fn apply(self, micros: &TimestampMicrosecondArray) -> ArrayRef {
+        use datafusion::arrow::datatypes::{Date32Type, Int32Type, TimestampMicrosecondType};
+        let days = |m: i64| m.div_euclid(MICROS_PER_DAY);
+        match self {
+            Self::Date => Arc::new(micros.unary::<_, Date32Type>(|m| days(m) as i32)),
+            Self::QuarterHour => Arc::new(
+                micros
+                    .unary::<_, TimestampMicrosecondType>(|m| {
+                        m - m.rem_euclid(MICROS_PER_QUARTER_HOUR)
+                    })
+                    .with_timezone("UTC"),
+            ),
+            // 1970-01-01 was a Thursday (ISO day 4).
+            Self::IsoDayOfWeek => {
+                Arc::new(micros.unary::<_, Int32Type>(|m| ((days(m) + 3).rem_euclid(7) + 1) as i32))
+            }
         }
     }
 }
 
-pub fn utc_date() -> ScalarUDF {
-    ScalarUDF::from(UtcDate::default())
-}
-
-const MICROS_PER_DAY: i64 = 86_400_000_000;
-
-impl ScalarUDFImpl for UtcDate {
+impl ScalarUDFImpl for UtcTimeFunction {
     fn name(&self) -> &str {
-        "utc_date"
+        self.part.name()
     }
     fn signature(&self) -> &Signature {
         &self.signature
     }
     fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Date32)
+        Ok(self.part.return_type())
     }
     fn coerce_types(&self, args: &[DataType]) -> Result<Vec<DataType>> {
+        let name = self.part.name();
         match args {
             [DataType::Timestamp(_, tz)]
                 if tz.as_deref().is_none_or(|z| z == "UTC" || z == "+00:00") =>
             {
                 Ok(vec![DataType::Timestamp(TimeUnit::Microsecond, tz.clone())])
             }
-            [other] => {
-                datafusion::common::plan_err!("utc_date expects a UTC timestamp, got {other}")
-            }
-            _ => datafusion::common::plan_err!("utc_date expects one argument"),
+            [other] => datafusion::common::plan_err!("{name} expects a UTC timestamp, got {other}"),
+            _ => datafusion::common::plan_err!("{name} expects one argument"),
         }
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let to_days = |micros: i64| micros.div_euclid(MICROS_PER_DAY) as i32;
         match &args.args[0] {
             ColumnarValue::Scalar(ScalarValue::TimestampMicrosecond(v, _)) => {
-                Ok(ColumnarValue::Scalar(ScalarValue::Date32(v.map(to_days))))
+                let one = TimestampMicrosecondArray::from(vec![*v]);
+                let value = ScalarValue::try_from_array(&self.part.apply(&one), 0)?;
+                Ok(ColumnarValue::Scalar(value))
             }
             ColumnarValue::Array(array) => {
                 let micros = array
                     .as_any()
                     .downcast_ref::<TimestampMicrosecondArray>()
                     .expect("coerced to microseconds");
-                let days: datafusion::arrow::array::Date32Array = micros.unary(to_days);
-                Ok(ColumnarValue::Array(Arc::new(days)))
+                Ok(ColumnarValue::Array(self.part.apply(micros)))
             }
-            other => exec_err!("utc_date expects a timestamp, got {other:?}"),
+            other => exec_err!("{} expects a timestamp, got {other:?}", self.part.name()),
         }
     }
 }

