@@ -125,6 +125,7 @@ pub async fn run(
             predict_target(&data, candidate, horizon, &weather, &|| bar.inc(1))?;
         bar.finish_and_clear();
         let backtest_rows = predictions.iter().filter(|p| p.actual.is_some()).count();
+        let backtest = backtest_metrics(target, &predictions);
         let model_path = format!("_models/{target}/{run_id}");
         let metadata = serde_json::json!({
             "run_id": run_id,
@@ -134,6 +135,7 @@ pub async fn run(
             "benchmark_run_id": benchmark_run_id,
             "features": data.feature_names(&data.vocabulary()),
             "vocabulary": data.vocabulary(),
+            "backtest_metrics": backtest,
             "trained_rows": trained_rows,
             "trained_until": data.keys.last().map(|k| k.slot_ts),
             "input_versions": input_versions,
@@ -269,6 +271,18 @@ async fn fill_presence(
         .await?;
     session.refresh(&presence).await?;
     Ok(forecasts.len() * 15)
+}
+
+/// The scores of the backtest rows: the benchmark's test-period metrics of this model.
+fn backtest_metrics(target: Target, predictions: &[Prediction]) -> super::metrics::Metrics {
+    let (actual, predicted): (Vec<f64>, Vec<f64>) = predictions
+        .iter()
+        .filter_map(|p| p.actual.map(|a| (a, p.value)))
+        .unzip();
+    match target {
+        Target::Occupancy => super::metrics::classification(&actual, &predicted),
+        Target::Energy => super::metrics::regression(&actual, &predicted),
+    }
 }
 
 /// target → (model, benchmark run id) of the latest benchmark.

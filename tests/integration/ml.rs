@@ -216,6 +216,15 @@ async fn models_beat_the_baselines_and_runs_replace_their_rows() {
         assert_eq!(metadata["run_id"], run["run_id"]);
         assert!(metadata["input_versions"].as_str().unwrap().contains("@"));
         assert!(metadata["features"].as_array().unwrap().len() > 5);
+        let metric = if run["target"] == "occupancy" {
+            "auc"
+        } else {
+            "mape"
+        };
+        assert!(
+            metadata["backtest_metrics"][metric].as_f64().is_some(),
+            "{metadata}"
+        );
         assert!(std::fs::metadata(folder.join("model.json")).unwrap().len() > 100);
     }
 
