@@ -17,6 +17,7 @@ pub mod lake;
 pub mod ml;
 pub mod ops;
 pub mod publish;
+pub mod schedule;
 pub mod sources;
 pub mod transform;
 

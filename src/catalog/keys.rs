@@ -51,6 +51,12 @@ pub fn key_to_date(key: i32) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(key / 10_000, (key / 100 % 100) as u32, (key % 100) as u32)
 }
 
+/// The UTC minute of a `YYYYMMDDHHMM` key (`None` when it names no minute).
+pub fn key_to_datetime(key: i64) -> Option<chrono::NaiveDateTime> {
+    let date = key_to_date(i32::try_from(key / 10_000).ok()?)?;
+    date.and_hms_opt((key / 100 % 100) as u32, (key % 100) as u32, 0)
+}
+
 /// A scalar function `name(args) -> returns` over arrays, with argument coercion.
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct KeyFunction {

@@ -54,6 +54,9 @@ pub const PRESENCE_FORECAST: QueryFile = query!("ml/presence_forecast.sql");
 /// The model each target's latest benchmark selected.
 pub const SELECTED_MODELS: QueryFile = query!("ml/selected_models.sql");
 
+/// The latest run of every step (`datacycle status`).
+pub const LAST_RUNS: QueryFile = query!("ops/last_runs.sql");
+
 /// Headline numbers printed by `datacycle demo`.
 pub const DEMO_HEADLINES: QueryFile = query!("reports/demo_headlines.sql");
 
@@ -97,6 +100,7 @@ pub fn all() -> impl Iterator<Item = QueryFile> {
         HOME_WEATHER,
         SELECTED_MODELS,
         PRESENCE_FORECAST,
+        LAST_RUNS,
     ]
     .into_iter()
     .chain(SILVER_REFERENCE.iter().copied())

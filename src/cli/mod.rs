@@ -8,6 +8,7 @@ mod ml;
 mod output;
 mod pipeline;
 mod sql;
+mod status;
 
 use std::path::PathBuf;
 
@@ -73,6 +74,9 @@ pub enum Command {
         #[command(subcommand)]
         command: LandingCommand,
     },
+    /// The lake's health: freshness of sources and layers, tables, last runs, lease; exit code
+    /// 0 ok, 1 warn, 2 fail.
+    Status(status::StatusArgs),
     /// Occupancy and energy models on the gold feature tables: benchmark, then predict.
     Ml {
         #[command(subcommand)]
@@ -326,6 +330,7 @@ impl Command {
             Command::Landing {
                 command: LandingCommand::Export(a),
             } => args::settings(&a.lake, &[]),
+            Command::Status(a) => args::settings(&a.lake, &[&a.model]),
             Command::Ml { command } => match command {
                 ml::MlCommand::Benchmark(a) => args::settings(&a.lake, &[&a.model]),
                 ml::MlCommand::Predict(a) => args::settings(&a.lake, &[&a.model]),
@@ -336,7 +341,7 @@ impl Command {
     /// The summary format of a command that ends with one.
     fn summary(&self) -> Option<ReportFormat> {
         let summary = match self {
-            Command::Sql(_) | Command::Digest(_) => return None,
+            Command::Sql(_) | Command::Digest(_) | Command::Status(_) => return None,
             Command::Generate(a) => a.summary,
             Command::Ingest { source } => match source {
                 IngestSource::Sensors(a) => a.summary,
@@ -370,16 +375,81 @@ impl Cli {
         let json_output = match &self.command {
             Command::Sql(args) => args.output.format == OutputFormat::Json,
             Command::Digest(args) => args.output.format == OutputFormat::Json,
+            Command::Status(args) => args.format == ReportFormat::Json,
             command => command.summary() == Some(ReportFormat::Json),
         };
         json_output || self.logging.log_format == LogFormat::Json
     }
 }
 
-/// Run a parsed command line.
+/// Run a parsed command line; a command that works on the lake records its steps (or its
+/// error) in `_ops.runs`.
 pub async fn run(cli: Cli) -> Result<i32> {
     let settings = cli.command.settings()?;
-    match cli.command {
+    let recorded = cli.command.recorded_name();
+    let started_at = crate::ops::clock::now();
+    let started = std::time::Instant::now();
+    let result = dispatch(cli.command, &settings).await;
+    if let Some(command) = recorded {
+        let steps = match (&result, output::printed_summary()) {
+            (Ok(_), Some(summary)) => summary.steps,
+            (Ok(_), None) => Vec::new(),
+            (Err(e), _) => vec![crate::ops::report::StepReport::failed(
+                command,
+                &e.to_string(),
+                started,
+            )],
+        };
+        if let Err(e) = record_run(&settings, command, started_at, &steps).await {
+            tracing::warn!("could not record the run in _ops.runs: {e}");
+        }
+    }
+    result
+}
+
+async fn record_run(
+    settings: &Settings,
+    command: &str,
+    started_at: chrono::DateTime<chrono::Utc>,
+    steps: &[crate::ops::report::StepReport],
+) -> Result<()> {
+    let lake = crate::lake::Lake::open(&settings.lake_url)?;
+    crate::lake::runs::record(&lake, command, started_at, steps).await?;
+    Ok(())
+}
+
+impl Command {
+    /// The name a command is recorded under in `_ops.runs`; `None` for commands that only read
+    /// the lake or do not touch it.
+    fn recorded_name(&self) -> Option<&'static str> {
+        Some(match self {
+            Command::Ingest { source } => match source {
+                IngestSource::Sensors(_) => "ingest sensors",
+                IngestSource::Weather(_) => "ingest weather",
+                IngestSource::Reference(_) => "ingest reference",
+            },
+            Command::Build(_) => "build",
+            Command::Rebuild(_) => "rebuild",
+            Command::Demo(_) => "demo",
+            Command::Publish(_) => "publish",
+            Command::Retention(_) => "retention",
+            Command::Ml { command } => match command {
+                ml::MlCommand::Benchmark(_) => "ml benchmark",
+                ml::MlCommand::Predict(_) => "ml predict",
+            },
+            Command::Generate(_)
+            | Command::Sql(_)
+            | Command::Digest(_)
+            | Command::Status(_)
+            | Command::Pg { .. }
+            | Command::Landing { .. } => return None,
+        })
+    }
+}
+
+async fn dispatch(command: Command, settings: &Settings) -> Result<i32> {
+    let settings = settings.clone();
+    match command {
         Command::Generate(args) => pipeline::generate(args).await,
         Command::Ingest { source } => match source {
             IngestSource::Sensors(args) => {
@@ -406,6 +476,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             command: LandingCommand::Export(args),
         } => pipeline::landing_export(&settings, args).await,
         Command::Ml { command } => ml::run(&settings, command).await,
+        Command::Status(args) => status::run(&settings, args).await,
     }
 }
 

@@ -86,7 +86,18 @@ pub fn write_batches(
 
 /// Print a run summary on stdout; the exit code it calls for (`exit::OK`, or `exit::PARTIAL`
 /// when a step failed on its own).
+/// The summary the command printed, for `_ops.runs` (one command per process).
+static PRINTED: std::sync::Mutex<Option<RunSummary>> = std::sync::Mutex::new(None);
+
+/// The summary printed by this process's command, if it printed one.
+pub fn printed_summary() -> Option<RunSummary> {
+    PRINTED.lock().map(|s| s.clone()).unwrap_or_default()
+}
+
 pub fn print_summary(summary: &RunSummary, format: ReportFormat) -> i32 {
+    if let Ok(mut printed) = PRINTED.lock() {
+        *printed = Some(summary.clone());
+    }
     match format {
         ReportFormat::Table => println!("{}", summary.to_table()),
         ReportFormat::Json => println!(

@@ -50,7 +50,9 @@ impl LakeSession {
 
     /// A session with every existing lake table registered at its latest version.
     pub async fn new(lake: &Lake, config: SessionConfig) -> Result<Self> {
-        Self::with_tables(lake, config, &lake.list_tables().await?).await
+        let mut tables = lake.list_tables().await?;
+        tables.push(super::runs::table());
+        Self::with_tables(lake, config, &tables).await
     }
 
     /// A session with only `tables` registered (those that exist), for a step that reads a few.
@@ -68,7 +70,7 @@ impl LakeSession {
             .build();
         let ctx = SessionContext::new_with_state(state);
         let catalog = ctx.catalog("datafusion").expect("default catalog exists");
-        for layer in Layer::ALL {
+        for layer in Layer::ALL.into_iter().chain([Layer::Ops]) {
             catalog
                 .register_schema(layer.as_str(), Arc::new(MemorySchemaProvider::new()))
                 .map_err(LakeError::from)?;

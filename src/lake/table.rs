@@ -15,6 +15,8 @@ pub enum Layer {
     Bronze,
     Silver,
     Gold,
+    /// datacycle's own records (`_ops.runs`), apart from the data layers of [`Layer::ALL`].
+    Ops,
 }
 
 impl Layer {
@@ -31,6 +33,7 @@ impl Layer {
             Layer::Bronze => "bronze",
             Layer::Silver => "silver",
             Layer::Gold => "gold",
+            Layer::Ops => "_ops",
         }
     }
 }

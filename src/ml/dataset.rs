@@ -94,13 +94,7 @@ impl Dataset {
                 table: target.feature_table().to_string(),
             });
         }
-        let plan = crate::transform::plan_query(session, &target.training_set()).await?;
-        let batches = session
-            .ctx()
-            .execute_logical_plan(plan)
-            .await?
-            .collect()
-            .await?;
+        let batches = crate::transform::collect_query(session, &target.training_set()).await?;
         Self::from_batches(target, &batches)
     }
 

@@ -295,7 +295,7 @@ async fn selected_models(session: &LakeSession) -> Result<HashMap<Target, (Strin
     {
         return Ok(HashMap::new());
     }
-    let batches = collect(session, &queries::SELECTED_MODELS).await?;
+    let batches = crate::transform::collect_query(session, &queries::SELECTED_MODELS).await?;
     let mut selected = HashMap::new();
     for batch in &batches {
         let text = |i: usize| datafusion::arrow::compute::cast(batch.column(i), &DataType::Utf8);
@@ -316,16 +316,6 @@ async fn selected_models(session: &LakeSession) -> Result<HashMap<Target, (Strin
     Ok(selected)
 }
 
-async fn collect(session: &LakeSession, query: &queries::QueryFile) -> Result<Vec<RecordBatch>> {
-    let plan = crate::transform::plan_query(session, query).await?;
-    Ok(session
-        .ctx()
-        .execute_logical_plan(plan)
-        .await?
-        .collect()
-        .await?)
-}
-
 /// The home site's weather per hour (`YYYYMMDDHHMM` key → measure name → value); empty for a
 /// target without weather features.
 async fn home_weather(
@@ -336,7 +326,7 @@ async fn home_weather(
     if target != Target::Energy {
         return Ok(hours);
     }
-    for batch in collect(session, &queries::HOME_WEATHER).await? {
+    for batch in crate::transform::collect_query(session, &queries::HOME_WEATHER).await? {
         let schema = batch.schema();
         let keys = datafusion::arrow::compute::cast(batch.column(0), &DataType::Int64)?;
         let measures: Vec<(String, ArrayRef)> = (1..batch.num_columns())

@@ -142,6 +142,26 @@ pub async fn plan_query(session: &LakeSession, query: &QueryFile) -> Result<Logi
         })
 }
 
+/// Run a query of `queries/` and collect its rows; a failure names the file.
+pub async fn collect_query(
+    session: &LakeSession,
+    query: &QueryFile,
+) -> Result<Vec<datafusion::arrow::record_batch::RecordBatch>> {
+    let plan = plan_query(session, query).await?;
+    let named = |source: DataFusionError| TransformError::Query {
+        path: query.path.to_string(),
+        source: Box::new(source),
+    };
+    session
+        .ctx()
+        .execute_logical_plan(plan)
+        .await
+        .map_err(named)?
+        .collect()
+        .await
+        .map_err(named)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

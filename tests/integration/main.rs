@@ -17,4 +17,5 @@ mod publish;
 mod s3;
 mod sftp;
 mod silver_fixtures;
+mod status;
 mod weather;
