@@ -4,6 +4,7 @@
 mod args;
 mod demo;
 mod digest;
+mod maintenance;
 mod ml;
 mod output;
 mod pipeline;
@@ -74,6 +75,10 @@ pub enum Command {
         #[command(subcommand)]
         command: LandingCommand,
     },
+    /// Compact the partitions with small files (Delta OPTIMIZE), checkpoint, drop expired logs.
+    Compact(maintenance::CompactArgs),
+    /// Delete data files no version of the retention period needs (default: a week).
+    Vacuum(maintenance::VacuumArgs),
     /// The lake's health: freshness of sources and layers, tables, last runs, lease; exit code
     /// 0 ok, 1 warn, 2 fail.
     Status(status::StatusArgs),
@@ -331,6 +336,8 @@ impl Command {
                 command: LandingCommand::Export(a),
             } => args::settings(&a.lake, &[]),
             Command::Status(a) => args::settings(&a.lake, &[&a.model]),
+            Command::Compact(a) => args::settings(&a.lake, &[]),
+            Command::Vacuum(a) => args::settings(&a.lake, &[]),
             Command::Ml { command } => match command {
                 ml::MlCommand::Benchmark(a) => args::settings(&a.lake, &[&a.model]),
                 ml::MlCommand::Predict(a) => args::settings(&a.lake, &[&a.model]),
@@ -356,6 +363,8 @@ impl Command {
             } => a.summary,
             Command::Publish(a) => a.summary,
             Command::Retention(a) => a.summary,
+            Command::Compact(a) => a.summary,
+            Command::Vacuum(a) => a.summary,
             Command::Landing {
                 command: LandingCommand::Export(a),
             } => a.summary,
@@ -394,7 +403,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         let steps = match (&result, output::printed_summary()) {
             (Ok(_), Some(summary)) => summary.steps,
             (Ok(_), None) => Vec::new(),
-            (Err(e), _) => vec![crate::ops::report::StepReport::failed(
+            (Err(e), _) => vec![crate::ops::report::StepReport::failure(
                 command,
                 &e.to_string(),
                 started,
@@ -433,6 +442,8 @@ impl Command {
             Command::Demo(_) => "demo",
             Command::Publish(_) => "publish",
             Command::Retention(_) => "retention",
+            Command::Compact(_) => "compact",
+            Command::Vacuum(_) => "vacuum",
             Command::Ml { command } => match command {
                 ml::MlCommand::Benchmark(_) => "ml benchmark",
                 ml::MlCommand::Predict(_) => "ml predict",
@@ -477,6 +488,8 @@ async fn dispatch(command: Command, settings: &Settings) -> Result<i32> {
         } => pipeline::landing_export(&settings, args).await,
         Command::Ml { command } => ml::run(&settings, command).await,
         Command::Status(args) => status::run(&settings, args).await,
+        Command::Compact(args) => maintenance::compact(&settings, args).await,
+        Command::Vacuum(args) => maintenance::vacuum(&settings, args).await,
     }
 }
 
@@ -529,7 +542,10 @@ mod tests {
             for arg in command.get_arguments() {
                 let id = arg.get_id().as_str();
                 if arg.is_positional()
-                    || ["full", "dry_run", "help", "version", "command", "file"].contains(&id)
+                    || [
+                        "full", "dry_run", "yes", "help", "version", "command", "file",
+                    ]
+                    .contains(&id)
                 {
                     continue;
                 }

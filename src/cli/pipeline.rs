@@ -93,7 +93,7 @@ impl Writer {
 }
 
 /// Take the lease for `command`, run `work`, and print the steps it reports.
-async fn write_and_report(
+pub(super) async fn write_and_report(
     settings: &Settings,
     command: &str,
     format: ReportFormat,

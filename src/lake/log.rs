@@ -15,36 +15,53 @@ pub struct AddedFile {
 }
 
 /// Paths (relative to the table root) of the data files that commits `from + 1 ..= table version`
-/// added and that are still live. `None` when part of that log is gone (expired), in which case
-/// the caller must fall back to a full recompute.
+/// added and that are still live. A file that compaction has since rewritten is represented by
+/// the compacted files of its partition (they hold its rows). `None` when part of that log is
+/// gone (expired), in which case the caller must fall back to a full recompute.
 pub async fn added_files_since(table: &DeltaTable, from: u64) -> Result<Option<Vec<AddedFile>>> {
     let Some(changes) = data_changes_since(table, from, false).await? else {
         return Ok(None);
     };
     let live: std::collections::HashSet<String> = live_files(table).await?.into_iter().collect();
-    Ok(Some(
-        changes
-            .into_iter()
-            .filter(|f| live.contains(&f.path))
-            .collect(),
-    ))
+    let (mut kept, rewritten): (Vec<AddedFile>, Vec<AddedFile>) = changes
+        .added
+        .into_iter()
+        .partition(|f| live.contains(&f.path));
+    for file in changes.compacted {
+        let replaces = rewritten
+            .iter()
+            .any(|r| r.partition_values == file.partition_values);
+        if replaces && live.contains(&file.path) {
+            kept.push(file);
+        }
+    }
+    Ok(Some(kept))
 }
 
 /// The data files that commits `from + 1 ..= table version` added or removed, live or not: their
 /// partition values are the partitions whose content changed (a deleted partition included).
 /// `None` as for [`added_files_since`].
 pub async fn changed_files_since(table: &DeltaTable, from: u64) -> Result<Option<Vec<AddedFile>>> {
-    data_changes_since(table, from, true).await
+    Ok(data_changes_since(table, from, true)
+        .await?
+        .map(|changes| changes.added))
+}
+
+/// The data files of a range of commits: those that changed data, and those compaction added.
+#[derive(Default)]
+struct Changes {
+    added: Vec<AddedFile>,
+    compacted: Vec<AddedFile>,
 }
 
 async fn data_changes_since(
     table: &DeltaTable,
     from: u64,
     with_removes: bool,
-) -> Result<Option<Vec<AddedFile>>> {
+) -> Result<Option<Changes>> {
     let name = table.table_url().to_string();
     let Some(current) = table.version() else {
-        return Ok(Some(Vec::new()));
+        return Ok(Some(Changes::default()));
     };
     let log_store = table.log_store();
     let kinds: &[&str] = if with_removes {
@@ -52,7 +69,7 @@ async fn data_changes_since(
     } else {
         &["add"]
     };
-    let mut changed = Vec::new();
+    let mut changed = Changes::default();
     for version in (from + 1)..=current {
         let entry = log_store
             .read_commit_entry(version)
@@ -66,8 +83,12 @@ async fn data_changes_since(
                     message: e.to_string(),
                 })?;
             for kind in kinds {
-                if let Some(file) = action.get(*kind).and_then(data_file) {
-                    changed.push(file);
+                if let Some((file, data_change)) = action.get(*kind).and_then(data_file) {
+                    match (data_change, *kind) {
+                        (true, _) => changed.added.push(file),
+                        (false, "add") => changed.compacted.push(file),
+                        (false, _) => {}
+                    }
                 }
             }
         }
@@ -75,16 +96,14 @@ async fn data_changes_since(
     Ok(Some(changed))
 }
 
-/// The file of an `add` or `remove` action that changed data (not a compaction rewrite).
-fn data_file(action: &serde_json::Value) -> Option<AddedFile> {
+/// The file of an `add` or `remove` action, and whether it changed data (`false`: a compaction
+/// rewrite).
+fn data_file(action: &serde_json::Value) -> Option<(AddedFile, bool)> {
     let data_change = action
         .get("dataChange")
         .and_then(|d| d.as_bool())
         .unwrap_or(true);
     let path = action.get("path").and_then(|p| p.as_str())?;
-    if !data_change {
-        return None;
-    }
     let partition_values = action
         .get("partitionValues")
         .and_then(|v| v.as_object())
@@ -95,12 +114,13 @@ fn data_file(action: &serde_json::Value) -> Option<AddedFile> {
                 .collect()
         })
         .unwrap_or_default();
-    Some(AddedFile {
+    let file = AddedFile {
         path: percent_encoding::percent_decode_str(path)
             .decode_utf8_lossy()
             .into_owned(),
         partition_values,
-    })
+    };
+    Some((file, data_change))
 }
 
 /// Relative paths of the live data files of `table`.

@@ -9,6 +9,7 @@ mod listing;
 mod local_file;
 mod lock;
 mod log;
+pub mod maintenance;
 pub mod partitions;
 mod queue;
 pub mod runs;

@@ -254,7 +254,7 @@ impl Lake {
 /// Parquet settings of every lake file, with no min/max statistics for `columns` (text no query
 /// prunes by, whose statistics would cost two comparisons per value, or file contents). zstd
 /// keeps the many repeated strings of bronze small at a cost close to snappy's.
-fn writer_properties_without_statistics(columns: &[&str]) -> WriterProperties {
+pub(super) fn writer_properties_without_statistics(columns: &[&str]) -> WriterProperties {
     use deltalake::parquet::file::properties::EnabledStatistics;
     use deltalake::parquet::schema::types::ColumnPath;
     columns

@@ -56,14 +56,23 @@ impl StepReport {
         self.notes.push(message);
     }
 
-    /// The report of a step that failed with `error` after `started`.
+    /// The report of a step that failed with `error` after `started`; the failure is logged.
     pub fn failed(step: impl Into<String>, error: &str, started: Instant) -> Self {
-        let error = super::secrets::redact(error).into_owned();
-        let step = step.into();
-        tracing::error!("{step} failed: {error}");
+        let report = Self::failure(step, error, started);
+        tracing::error!(
+            "{} failed: {}",
+            report.step,
+            report.error.as_deref().unwrap_or_default()
+        );
+        report
+    }
+
+    /// The report of a step that failed with `error`, without logging it (an error the
+    /// command itself reports).
+    pub fn failure(step: impl Into<String>, error: &str, started: Instant) -> Self {
         Self {
-            step,
-            error: Some(error),
+            step: step.into(),
+            error: Some(super::secrets::redact(error).into_owned()),
             ..Default::default()
         }
         .finish(started)

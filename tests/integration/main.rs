@@ -11,6 +11,7 @@ mod hardening;
 mod idempotency;
 mod landing;
 mod lock;
+mod maintenance;
 mod ml;
 mod mysql;
 mod publish;

@@ -1,0 +1,134 @@
+//! `datacycle compact` and `datacycle vacuum`: table maintenance, table by table.
+
+use clap::Args;
+
+use super::pipeline::write_and_report;
+use super::{LakeArgs, SummaryArgs};
+use crate::config::Settings;
+use crate::error::{Error, Result};
+use crate::lake::{Lake, Layer, TableRef, maintenance, runs};
+use crate::ops::progress;
+use crate::ops::report::StepReport;
+
+/// The retention below which `vacuum` asks for `--yes`.
+const SAFE_RETAIN_HOURS: u64 = 168;
+
+#[derive(Debug, Args)]
+pub struct CompactArgs {
+    /// Only this table (e.g. `silver.sensor_events`) [default: every table].
+    #[arg(long, env = "COMPACT_TABLE")]
+    pub table: Option<String>,
+    /// Target size of the compacted files, in MiB.
+    #[arg(long, env = "COMPACT_TARGET_SIZE_MB", default_value_t = 128)]
+    pub target_size: u64,
+    #[command(flatten)]
+    pub lake: LakeArgs,
+    #[command(flatten)]
+    pub summary: SummaryArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct VacuumArgs {
+    /// Only this table (e.g. `silver.sensor_events`) [default: every table].
+    #[arg(long, env = "VACUUM_TABLE")]
+    pub table: Option<String>,
+    /// Keep every file a version of the last N hours needs (readers of older versions lose
+    /// theirs).
+    #[arg(long, env = "VACUUM_RETAIN_HOURS", default_value_t = SAFE_RETAIN_HOURS)]
+    pub retain_hours: u64,
+    /// List what would be deleted and its size; delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Confirm a retention below 168 hours.
+    #[arg(long)]
+    pub yes: bool,
+    #[command(flatten)]
+    pub lake: LakeArgs,
+    #[command(flatten)]
+    pub summary: SummaryArgs,
+}
+
+/// The tables a maintenance command works on: `only`, or every table and `_ops.runs`.
+async fn tables(lake: &Lake, only: Option<&str>) -> Result<Vec<TableRef>> {
+    let mut all = lake.list_tables().await?;
+    all.push(runs::table());
+    let Some(only) = only else {
+        return Ok(all);
+    };
+    let wanted = only.split_once('.').and_then(|(schema, name)| {
+        let layer = Layer::from_name(schema).or((schema == "_ops").then_some(Layer::Ops))?;
+        Some(TableRef::new(layer, name))
+    });
+    match wanted {
+        Some(table) if all.contains(&table) => Ok(vec![table]),
+        _ => Err(Error::config(format!(
+            "no table `{only}` in the lake (name it as in SQL: `silver.sensor_events`)"
+        ))),
+    }
+}
+
+pub async fn compact(settings: &Settings, args: CompactArgs) -> Result<i32> {
+    let target = args.target_size.max(1) * 1024 * 1024;
+    write_and_report(settings, "compact", args.summary.format, async |writer| {
+        let tables = tables(&writer.lake, args.table.as_deref()).await?;
+        let bar = progress::bar(tables.len() as u64, "compact", "tables");
+        let mut steps = Vec::new();
+        for table in tables {
+            writer.lease.check().await?;
+            bar.set_message(table.to_string());
+            let started = std::time::Instant::now();
+            if let Some(done) = maintenance::compact(&writer.lake, &table, target).await? {
+                let mut report = StepReport::new(format!("compact {table}"));
+                report.files = done.files_added;
+                report.count("files_removed", done.files_removed);
+                report.count("partitions_compacted", done.partitions);
+                report.count("expired_logs_removed", done.logs_removed as u64);
+                steps.push(report.finish(started));
+            }
+            bar.inc(1);
+        }
+        bar.finish_and_clear();
+        Ok(steps)
+    })
+    .await
+}
+
+pub async fn vacuum(settings: &Settings, args: VacuumArgs) -> Result<i32> {
+    if args.retain_hours < SAFE_RETAIN_HOURS && !args.yes && !args.dry_run {
+        return Err(Error::config(format!(
+            "--retain-hours {} is below {SAFE_RETAIN_HOURS}: readers and time travel to older \
+             versions lose their files; add --yes to confirm (or --dry-run to look first)",
+            args.retain_hours
+        )));
+    }
+    write_and_report(settings, "vacuum", args.summary.format, async |writer| {
+        let tables = tables(&writer.lake, args.table.as_deref()).await?;
+        let bar = progress::bar(tables.len() as u64, "vacuum", "tables");
+        let mut steps = Vec::new();
+        for table in tables {
+            writer.lease.check().await?;
+            bar.set_message(table.to_string());
+            let started = std::time::Instant::now();
+            let done =
+                maintenance::vacuum(&writer.lake, &table, args.retain_hours, args.dry_run).await?;
+            if let Some(done) = done {
+                let verb = if done.dry_run {
+                    "would delete"
+                } else {
+                    "deleted"
+                };
+                let mut report = StepReport::new(format!("vacuum {table}"));
+                report.files = done.files.len() as u64;
+                report.bytes = done.bytes;
+                report
+                    .notes
+                    .extend(done.files.iter().map(|f| format!("{verb} {f}")));
+                steps.push(report.finish(started));
+            }
+            bar.inc(1);
+        }
+        bar.finish_and_clear();
+        Ok(steps)
+    })
+    .await
+}
