@@ -77,6 +77,13 @@ impl TestEnv {
         self.var("REFERENCE_SOURCE", source)
     }
 
+    /// Use every source of a generated data set: its share, forecasts and reference database.
+    pub fn with_sources(self, generated: &datacycle::generate::Generated) -> Self {
+        self.with_share(&generated.smb)
+            .with_weather(&generated.sftp)
+            .with_reference(&generated.mysql.to_string_lossy())
+    }
+
     pub fn var(mut self, key: &str, value: &str) -> Self {
         self.vars.push((key.to_string(), value.to_string()));
         self

@@ -48,9 +48,7 @@ async fn sigkill_anywhere_then_rerun_gives_the_uninterrupted_lake() {
     let generated = generate(sources.path(), 2, 2);
     // Small batches and chunks so that every kill point lands between commits.
     let reference = TestEnv::new()
-        .with_share(&generated.smb)
-        .with_weather(&generated.sftp)
-        .with_reference(&generated.mysql.to_string_lossy())
+        .with_sources(&generated)
         .var("BRONZE_BATCH_FILES", "700")
         .var("SILVER_PARTITIONS_PER_COMMIT", "1");
     reference.run(&["rebuild"]);

@@ -6,10 +6,7 @@ use crate::common::{TestEnv, files_by_minute, generate, temp_dir};
 async fn rebuild_twice_and_full_rebuild_give_identical_tables() {
     let sources = temp_dir();
     let generated = generate(sources.path(), 2, 2);
-    let env = TestEnv::new()
-        .with_share(&generated.smb)
-        .with_weather(&generated.sftp)
-        .with_reference(&generated.mysql.to_string_lossy());
+    let env = TestEnv::new().with_sources(&generated);
 
     env.run(&["rebuild"]);
     let first = env.digests().await;

@@ -63,10 +63,7 @@ const PREDICTIONS: &str = "SELECT * FROM gold.fact_prediction \
 async fn models_beat_the_baselines_and_runs_replace_their_rows() {
     let sources = temp_dir();
     let generated = generate(sources.path(), 10, 2);
-    let env = TestEnv::new()
-        .with_share(&generated.smb)
-        .with_weather(&generated.sftp)
-        .with_reference(&generated.mysql.to_string_lossy());
+    let env = TestEnv::new().with_sources(&generated);
     env.run(&["rebuild"]);
     assert!(
         env.count("SELECT count(*) FROM gold.ml_occupancy_features")

@@ -99,9 +99,7 @@ pub async fn published_lake(name: &str, days: u32) -> (TestEnv, String, tempfile
     let generated = generate(sources.path(), days, 2);
     let (admin, app) = database_urls(name);
     let env = TestEnv::new()
-        .with_share(&generated.smb)
-        .with_weather(&generated.sftp)
-        .with_reference(&generated.mysql.to_string_lossy())
+        .with_sources(&generated)
         .var("HOUSE_MAP", &generated.house_map.to_config_string())
         .var("DB_URL", &app);
     pg_init(&env, &admin);

@@ -92,3 +92,45 @@ fn an_s3_lake_without_credentials_says_what_is_missing_before_any_request() {
         String::from_utf8_lossy(&half.stderr)
     );
 }
+
+#[test]
+fn status_compact_and_vacuum_work_on_an_s3_lake() {
+    let s3 = s3_env(TestEnv::new());
+    copy_files(&fixtures("sensors/utc"), &s3.share);
+    s3.run(&["rebuild"]);
+    s3.run(&["rebuild"]);
+    let query = "SELECT apartment, room, sensor_type, field, value, ts FROM silver.sensor_events \
+                 ORDER BY apartment, room, sensor_type, field, ts";
+    let rows =
+        || String::from_utf8(s3.run(&["sql", "-c", query, "--format", "csv"]).stdout).unwrap();
+    let before = rows();
+    assert!(before.lines().count() > 50);
+
+    s3.run(&["compact"]);
+    s3.run(&["vacuum", "--retain-hours", "0", "--yes"]);
+    assert_eq!(rows(), before, "maintenance changed rows on S3");
+
+    let output = s3
+        .command()
+        .args(["status", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(matches!(output.status.code(), Some(0..=2)), "{output:?}");
+    let status: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let events = status["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["table"] == "silver.sensor_events")
+        .expect("silver.sensor_events in the status");
+    assert!(events["last_checkpoint"].as_u64().is_some(), "{events}");
+    let recorded = s3.run(&[
+        "sql",
+        "-c",
+        "SELECT count(DISTINCT run_id) FROM _ops.runs WHERE command IN ('rebuild', 'compact', 'vacuum')",
+        "--format",
+        "csv",
+    ]);
+    let recorded = String::from_utf8(recorded.stdout).unwrap();
+    assert_eq!(recorded.lines().nth(1), Some("4"), "{recorded}");
+}

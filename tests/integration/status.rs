@@ -40,10 +40,7 @@ async fn status_grades_freshness_and_runs_are_recorded() {
     let sources = temp_dir();
     // 2023-08-18 and 19: the newest minute is just before 2023-08-20T00:00Z.
     let generated = generate(sources.path(), 2, 2);
-    let env = TestEnv::new()
-        .with_share(&generated.smb)
-        .with_weather(&generated.sftp)
-        .with_reference(&generated.mysql.to_string_lossy());
+    let env = TestEnv::new().with_sources(&generated);
     env.run(&["rebuild"]);
     let recorded = env
         .count("SELECT count(*) FROM _ops.runs WHERE command = 'rebuild' AND outcome <> 'failed'")
