@@ -67,22 +67,24 @@ async fn tables(lake: &Lake, only: Option<&str>) -> Result<Vec<TableRef>> {
     }
 }
 
-pub async fn compact(settings: &Settings, args: CompactArgs) -> Result<i32> {
-    let target = args.target_size.max(1) * 1024 * 1024;
-    write_and_report(settings, "compact", args.summary.format, async |writer| {
-        let tables = tables(&writer.lake, args.table.as_deref()).await?;
-        let bar = progress::bar(tables.len() as u64, "compact", "tables");
+/// Run `step` on every table `only` selects, with the lease checked and a progress bar; one
+/// report per table the step returns one for.
+async fn each_table(
+    settings: &Settings,
+    command: &'static str,
+    only: Option<&str>,
+    format: super::output::ReportFormat,
+    step: impl AsyncFn(&Lake, &TableRef) -> Result<Option<StepReport>>,
+) -> Result<i32> {
+    write_and_report(settings, command, format, async |writer| {
+        let tables = tables(&writer.lake, only).await?;
+        let bar = progress::bar(tables.len() as u64, command, "tables");
         let mut steps = Vec::new();
         for table in tables {
             writer.lease.check().await?;
             bar.set_message(table.to_string());
             let started = std::time::Instant::now();
-            if let Some(done) = maintenance::compact(&writer.lake, &table, target).await? {
-                let mut report = StepReport::new(format!("compact {table}"));
-                report.files = done.files_added;
-                report.count("files_removed", done.files_removed);
-                report.count("partitions_compacted", done.partitions);
-                report.count("expired_logs_removed", done.logs_removed as u64);
+            if let Some(report) = step(&writer.lake, &table).await? {
                 steps.push(report.finish(started));
             }
             bar.inc(1);
@@ -90,6 +92,29 @@ pub async fn compact(settings: &Settings, args: CompactArgs) -> Result<i32> {
         bar.finish_and_clear();
         Ok(steps)
     })
+    .await
+}
+
+pub async fn compact(settings: &Settings, args: CompactArgs) -> Result<i32> {
+    let target = args.target_size.max(1) * 1024 * 1024;
+    let only = args.table.as_deref();
+    each_table(
+        settings,
+        "compact",
+        only,
+        args.summary.format,
+        async |lake, table| {
+            let Some(done) = maintenance::compact(lake, table, target).await? else {
+                return Ok(None);
+            };
+            let mut report = StepReport::new(format!("compact {table}"));
+            report.files = done.files_added;
+            report.count("files_removed", done.files_removed);
+            report.count("partitions_compacted", done.partitions);
+            report.count("expired_logs_removed", done.logs_removed as u64);
+            Ok(Some(report))
+        },
+    )
     .await
 }
 
@@ -101,34 +126,30 @@ pub async fn vacuum(settings: &Settings, args: VacuumArgs) -> Result<i32> {
             args.retain_hours
         )));
     }
-    write_and_report(settings, "vacuum", args.summary.format, async |writer| {
-        let tables = tables(&writer.lake, args.table.as_deref()).await?;
-        let bar = progress::bar(tables.len() as u64, "vacuum", "tables");
-        let mut steps = Vec::new();
-        for table in tables {
-            writer.lease.check().await?;
-            bar.set_message(table.to_string());
-            let started = std::time::Instant::now();
-            let done =
-                maintenance::vacuum(&writer.lake, &table, args.retain_hours, args.dry_run).await?;
-            if let Some(done) = done {
-                let verb = if done.dry_run {
-                    "would delete"
-                } else {
-                    "deleted"
-                };
-                let mut report = StepReport::new(format!("vacuum {table}"));
-                report.files = done.files.len() as u64;
-                report.bytes = done.bytes;
-                report
-                    .notes
-                    .extend(done.files.iter().map(|f| format!("{verb} {f}")));
-                steps.push(report.finish(started));
-            }
-            bar.inc(1);
-        }
-        bar.finish_and_clear();
-        Ok(steps)
-    })
+    let only = args.table.as_deref();
+    let (hours, dry_run) = (args.retain_hours, args.dry_run);
+    each_table(
+        settings,
+        "vacuum",
+        only,
+        args.summary.format,
+        async |lake, table| {
+            let Some(done) = maintenance::vacuum(lake, table, hours, dry_run).await? else {
+                return Ok(None);
+            };
+            let verb = if done.dry_run {
+                "would delete"
+            } else {
+                "deleted"
+            };
+            let mut report = StepReport::new(format!("vacuum {table}"));
+            report.files = done.files.len() as u64;
+            report.bytes = done.bytes;
+            report
+                .notes
+                .extend(done.files.iter().map(|f| format!("{verb} {f}")));
+            Ok(Some(report))
+        },
+    )
     .await
 }
