@@ -36,7 +36,10 @@ pub async fn run(settings: &Settings, args: SqlArgs) -> Result<i32> {
         }
     };
     let lake = Lake::open(&settings.lake_url)?;
-    let session = transform::open_session(&lake, settings).await?;
+    let session = transform::open_session(&lake, settings)
+        .await?
+        .with_runs()
+        .await?;
     let mut stdout = std::io::stdout().lock();
     session
         .run_statements(&text, |batches| {

@@ -107,7 +107,10 @@ impl StatusArgs {
 /// Reads the lake only: no lease.
 pub async fn run(settings: &Settings, args: StatusArgs) -> Result<i32> {
     let lake = Lake::open(&settings.lake_url)?;
-    let session = crate::transform::open_session(&lake, settings).await?;
+    let session = crate::transform::open_session(&lake, settings)
+        .await?
+        .with_runs()
+        .await?;
     let report = status(&session, crate::ops::clock::now(), &args.thresholds()).await?;
     match args.format {
         ReportFormat::Json => println!(

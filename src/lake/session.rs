@@ -50,9 +50,14 @@ impl LakeSession {
 
     /// A session with every existing lake table registered at its latest version.
     pub async fn new(lake: &Lake, config: SessionConfig) -> Result<Self> {
-        let mut tables = lake.list_tables().await?;
-        tables.push(super::runs::table());
-        Self::with_tables(lake, config, &tables).await
+        Self::with_tables(lake, config, &lake.list_tables().await?).await
+    }
+
+    /// Register `_ops.runs` too, for the sessions that read it (the SQL shell, `status`): it
+    /// grows by a commit per command, so the steps that never read it do not open it.
+    pub async fn with_runs(self) -> Result<Self> {
+        self.refresh(&super::runs::table()).await?;
+        Ok(self)
     }
 
     /// A session with only `tables` registered (those that exist), for a step that reads a few.

@@ -296,7 +296,8 @@ fn publish_freshness(
 
 /// The latest run of every (command, step) in `_ops.runs`.
 async fn last_runs(session: &LakeSession) -> Result<Vec<LastRun>> {
-    if session.lake().open_table(&runs::table()).await?.is_none() {
+    // Registered by `LakeSession::with_runs` when the table exists.
+    if session.registered(&runs::table()).is_none() {
         return Ok(Vec::new());
     }
     let batches =

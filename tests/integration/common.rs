@@ -173,6 +173,9 @@ impl TestEnv {
         datacycle::transform::open_session(&lake, &self.settings())
             .await
             .unwrap()
+            .with_runs()
+            .await
+            .unwrap()
     }
 
     /// Content digest of every table of the lake.
