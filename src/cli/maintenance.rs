@@ -2,7 +2,7 @@
 
 use clap::Args;
 
-use super::pipeline::write_and_report;
+use super::pipeline::{Writer, write_and_report};
 use super::{LakeArgs, SummaryArgs};
 use crate::config::Settings;
 use crate::error::{Error, Result};
@@ -11,7 +11,7 @@ use crate::ops::progress;
 use crate::ops::report::StepReport;
 
 /// The retention below which `vacuum` asks for `--yes`.
-const SAFE_RETAIN_HOURS: u64 = 168;
+pub(super) const SAFE_RETAIN_HOURS: u64 = 168;
 
 #[derive(Debug, Args)]
 pub struct CompactArgs {
@@ -70,51 +70,53 @@ async fn tables(lake: &Lake, only: Option<&str>) -> Result<Vec<TableRef>> {
 /// Run `step` on every table `only` selects, with the lease checked and a progress bar; one
 /// report per table the step returns one for.
 async fn each_table(
-    settings: &Settings,
+    writer: &Writer,
     command: &'static str,
     only: Option<&str>,
-    format: super::output::ReportFormat,
     step: impl AsyncFn(&Lake, &TableRef) -> Result<Option<StepReport>>,
-) -> Result<i32> {
-    write_and_report(settings, command, format, async |writer| {
-        let tables = tables(&writer.lake, only).await?;
-        let bar = progress::bar(tables.len() as u64, command, "tables");
-        let mut steps = Vec::new();
-        for table in tables {
-            writer.lease.check().await?;
-            bar.set_message(table.to_string());
-            let started = std::time::Instant::now();
-            if let Some(report) = step(&writer.lake, &table).await? {
-                steps.push(report.finish(started));
-            }
-            bar.inc(1);
+) -> Result<Vec<StepReport>> {
+    let tables = tables(&writer.lake, only).await?;
+    let bar = progress::bar(tables.len() as u64, command, "tables");
+    let mut steps = Vec::new();
+    for table in tables {
+        writer.lease.check().await?;
+        bar.set_message(table.to_string());
+        let started = std::time::Instant::now();
+        if let Some(report) = step(&writer.lake, &table).await? {
+            steps.push(report.finish(started));
         }
-        bar.finish_and_clear();
-        Ok(steps)
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(steps)
+}
+
+pub async fn compact(settings: &Settings, args: CompactArgs) -> Result<i32> {
+    let only = args.table.as_deref();
+    write_and_report(settings, "compact", args.summary.format, async |writer| {
+        compact_tables(writer, only, args.target_size).await
     })
     .await
 }
 
-pub async fn compact(settings: &Settings, args: CompactArgs) -> Result<i32> {
-    let target = args.target_size.max(1) * 1024 * 1024;
-    let only = args.table.as_deref();
-    each_table(
-        settings,
-        "compact",
-        only,
-        args.summary.format,
-        async |lake, table| {
-            let Some(done) = maintenance::compact(lake, table, target).await? else {
-                return Ok(None);
-            };
-            let mut report = StepReport::new(format!("compact {table}"));
-            report.files = done.files_added;
-            report.count("files_removed", done.files_removed);
-            report.count("partitions_compacted", done.partitions);
-            report.count("expired_logs_removed", done.logs_removed as u64);
-            Ok(Some(report))
-        },
-    )
+/// Compact every table `only` selects into files of about `target_mib`.
+pub(super) async fn compact_tables(
+    writer: &Writer,
+    only: Option<&str>,
+    target_mib: u64,
+) -> Result<Vec<StepReport>> {
+    let target = target_mib.max(1) * 1024 * 1024;
+    each_table(writer, "compact", only, async |lake, table| {
+        let Some(done) = maintenance::compact(lake, table, target).await? else {
+            return Ok(None);
+        };
+        let mut report = StepReport::new(format!("compact {table}"));
+        report.files = done.files_added;
+        report.count("files_removed", done.files_removed);
+        report.count("partitions_compacted", done.partitions);
+        report.count("expired_logs_removed", done.logs_removed as u64);
+        Ok(Some(report))
+    })
     .await
 }
 
@@ -127,29 +129,35 @@ pub async fn vacuum(settings: &Settings, args: VacuumArgs) -> Result<i32> {
         )));
     }
     let only = args.table.as_deref();
-    let (hours, dry_run) = (args.retain_hours, args.dry_run);
-    each_table(
-        settings,
-        "vacuum",
-        only,
-        args.summary.format,
-        async |lake, table| {
-            let Some(done) = maintenance::vacuum(lake, table, hours, dry_run).await? else {
-                return Ok(None);
-            };
-            let verb = if done.dry_run {
-                "would delete"
-            } else {
-                "deleted"
-            };
-            let mut report = StepReport::new(format!("vacuum {table}"));
-            report.files = done.files.len() as u64;
-            report.bytes = done.bytes;
-            report
-                .notes
-                .extend(done.files.iter().map(|f| format!("{verb} {f}")));
-            Ok(Some(report))
-        },
-    )
+    write_and_report(settings, "vacuum", args.summary.format, async |writer| {
+        vacuum_tables(writer, only, args.retain_hours, args.dry_run).await
+    })
+    .await
+}
+
+/// Vacuum every table `only` selects, keeping what the versions of the last `hours` need.
+pub(super) async fn vacuum_tables(
+    writer: &Writer,
+    only: Option<&str>,
+    hours: u64,
+    dry_run: bool,
+) -> Result<Vec<StepReport>> {
+    each_table(writer, "vacuum", only, async |lake, table| {
+        let Some(done) = maintenance::vacuum(lake, table, hours, dry_run).await? else {
+            return Ok(None);
+        };
+        let verb = if done.dry_run {
+            "would delete"
+        } else {
+            "deleted"
+        };
+        let mut report = StepReport::new(format!("vacuum {table}"));
+        report.files = done.files.len() as u64;
+        report.bytes = done.bytes;
+        report
+            .notes
+            .extend(done.files.iter().map(|f| format!("{verb} {f}")));
+        Ok(Some(report))
+    })
     .await
 }

@@ -10,6 +10,7 @@ mod output;
 mod pipeline;
 mod sql;
 mod status;
+mod watch;
 
 use std::path::PathBuf;
 
@@ -82,6 +83,9 @@ pub enum Command {
     /// The lake's health: freshness of sources and layers, tables, last runs, lease; exit code
     /// 0 ok, 1 warn, 2 fail.
     Status(status::StatusArgs),
+    /// Run the pipeline on its schedule until SIGTERM: sensor ticks, publishes, the daily weather,
+    /// reference and ML windows, nightly maintenance; missed windows are caught up once.
+    Watch(watch::WatchArgs),
     /// Occupancy and energy models on the gold feature tables: benchmark, then predict.
     Ml {
         #[command(subcommand)]
@@ -336,6 +340,18 @@ impl Command {
                 command: LandingCommand::Export(a),
             } => args::settings(&a.lake, &[]),
             Command::Status(a) => args::settings(&a.lake, &[&a.model]),
+            Command::Watch(a) => args::settings(
+                &a.lake,
+                &[
+                    &a.model,
+                    &a.share,
+                    &a.tuning,
+                    &a.weather,
+                    &a.reference,
+                    &a.postgres,
+                    &a.retention,
+                ],
+            ),
             Command::Compact(a) => args::settings(&a.lake, &[]),
             Command::Vacuum(a) => args::settings(&a.lake, &[]),
             Command::Ml { command } => match command {
@@ -365,6 +381,7 @@ impl Command {
             Command::Retention(a) => a.summary,
             Command::Compact(a) => a.summary,
             Command::Vacuum(a) => a.summary,
+            Command::Watch(a) => a.summary,
             Command::Landing {
                 command: LandingCommand::Export(a),
             } => a.summary,
@@ -452,6 +469,8 @@ impl Command {
             | Command::Sql(_)
             | Command::Digest(_)
             | Command::Status(_)
+            // Every window records itself.
+            | Command::Watch(_)
             | Command::Pg { .. }
             | Command::Landing { .. } => return None,
         })
@@ -490,6 +509,7 @@ async fn dispatch(command: Command, settings: &Settings) -> Result<i32> {
         Command::Status(args) => status::run(&settings, args).await,
         Command::Compact(args) => maintenance::compact(&settings, args).await,
         Command::Vacuum(args) => maintenance::vacuum(&settings, args).await,
+        Command::Watch(args) => watch::run(&settings, args).await,
     }
 }
 

@@ -143,7 +143,7 @@ pub async fn ingest_reference(settings: &Settings, format: ReportFormat) -> Resu
 
 /// Read every reference table from `source` (all of them before writing anything, so an
 /// unreachable server leaves the lake as it was) and write the changed snapshots.
-async fn snapshot_reference(
+pub(super) async fn snapshot_reference(
     writer: &Writer,
     session: &LakeSession,
     source: &ReferenceSource,
@@ -250,7 +250,7 @@ pub(super) async fn rebuild_all(writer: &Writer, full: bool) -> Result<Vec<StepR
 
 /// A step that may fail without stopping the command: its failure becomes its report. Losing
 /// the writer lease still stops everything (another writer owns the lake now).
-async fn isolated<E: Into<Error>>(
+pub(super) async fn isolated<E: Into<Error>>(
     step: &str,
     work: impl Future<Output = std::result::Result<StepReport, E>>,
 ) -> Result<StepReport> {
@@ -262,7 +262,7 @@ async fn isolated<E: Into<Error>>(
     }
 }
 
-async fn publish_gold(
+pub(super) async fn publish_gold(
     session: &LakeSession,
     settings: &Settings,
     url: &str,
@@ -312,7 +312,7 @@ pub async fn pg_init(settings: &Settings, args: PgInitArgs) -> Result<i32> {
 }
 
 /// The report of a source that is not configured.
-fn skipped(step: &str, variable: &str) -> StepReport {
+pub(super) fn skipped(step: &str, variable: &str) -> StepReport {
     tracing::info!("{step}: skipped, {variable} is not set");
     let mut report = StepReport::new(step);
     report.notes.push(format!("skipped: {variable} is not set"));

@@ -19,4 +19,5 @@ mod s3;
 mod sftp;
 mod silver_fixtures;
 mod status;
+mod watch;
 mod weather;
