@@ -21,6 +21,10 @@ pub struct CompactArgs {
     /// Target size of the compacted files, in MiB.
     #[arg(long, env = "COMPACT_TARGET_SIZE_MB", default_value_t = 128)]
     pub target_size: u64,
+    /// Delta log files older than N hours go once a checkpoint covers them (time travel reaches
+    /// back that far; keep it at least VACUUM_RETAIN_HOURS).
+    #[arg(long, env = "LOG_RETAIN_HOURS", default_value_t = SAFE_RETAIN_HOURS)]
+    pub log_retain_hours: u64,
     #[command(flatten)]
     pub lake: LakeArgs,
     #[command(flatten)]
@@ -94,20 +98,22 @@ async fn each_table(
 pub async fn compact(settings: &Settings, args: CompactArgs) -> Result<i32> {
     let only = args.table.as_deref();
     write_and_report(settings, "compact", args.summary.format, async |writer| {
-        compact_tables(writer, only, args.target_size).await
+        compact_tables(writer, only, args.target_size, args.log_retain_hours).await
     })
     .await
 }
 
-/// Compact every table `only` selects into files of about `target_mib`.
+/// Compact every table `only` selects into files of about `target_mib`, dropping log files
+/// older than `log_retain_hours`.
 pub(super) async fn compact_tables(
     writer: &Writer,
     only: Option<&str>,
     target_mib: u64,
+    log_retain_hours: u64,
 ) -> Result<Vec<StepReport>> {
     let target = target_mib.max(1) * 1024 * 1024;
     each_table(writer, "compact", only, async |lake, table| {
-        let Some(done) = maintenance::compact(lake, table, target).await? else {
+        let Some(done) = maintenance::compact(lake, table, target, log_retain_hours).await? else {
             return Ok(None);
         };
         let mut report = StepReport::new(format!("compact {table}"));

@@ -75,6 +75,9 @@ pub struct ScheduleArgs {
     /// Target size of the files nightly compaction writes, in MiB.
     #[arg(long, env = "COMPACT_TARGET_SIZE_MB", default_value_t = 128)]
     pub compact_target_size: u64,
+    /// Nightly compaction drops Delta log files older than N hours that a checkpoint covers.
+    #[arg(long, env = "LOG_RETAIN_HOURS", default_value_t = super::maintenance::SAFE_RETAIN_HOURS)]
+    pub log_retain_hours: u64,
     /// Stop once no window is due before this time (RFC 3339) [default: run until SIGTERM].
     #[arg(long, env = "WATCH_UNTIL")]
     pub until: Option<DateTime<Utc>>,
@@ -230,6 +233,7 @@ fn print_summary(summary: &WatchSummary, format: ReportFormat) {
 struct Maintenance {
     vacuum_retain_hours: u64,
     compact_target_mib: u64,
+    log_retain_hours: u64,
 }
 
 impl ScheduleArgs {
@@ -237,6 +241,7 @@ impl ScheduleArgs {
         Maintenance {
             vacuum_retain_hours: self.vacuum_retain_hours,
             compact_target_mib: self.compact_target_size,
+            log_retain_hours: self.log_retain_hours,
         }
     }
 }
@@ -346,7 +351,13 @@ async fn write_window(
 
 /// Compaction (with checkpoints and expired logs), vacuum and retention.
 async fn nightly(writer: &Writer, maintenance: Maintenance) -> Result<Vec<StepReport>> {
-    let mut steps = compact_tables(writer, None, maintenance.compact_target_mib).await?;
+    let mut steps = compact_tables(
+        writer,
+        None,
+        maintenance.compact_target_mib,
+        maintenance.log_retain_hours,
+    )
+    .await?;
     steps.extend(vacuum_tables(writer, None, maintenance.vacuum_retain_hours, false).await?);
     steps.push(
         bronze::retention::expire_landing(&writer.lake, &writer.settings, &writer.lease, false)

@@ -7,6 +7,7 @@ mod digest;
 pub mod landing;
 mod listing;
 mod local_file;
+mod local_store;
 mod lock;
 mod log;
 pub mod maintenance;

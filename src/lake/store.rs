@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use object_store::ObjectStore;
 use object_store::aws::AmazonS3Builder;
-use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use url::Url;
 
@@ -48,7 +47,11 @@ fn open_local(
     let root = Url::from_directory_path(&absolute)
         .map_err(|_| format!("{} is not an absolute path", absolute.display()))?;
     let prefix = Path::from_absolute_path(&absolute).map_err(|e| e.to_string())?;
-    Ok((root, Arc::new(LocalFileSystem::new()), prefix))
+    Ok((
+        root,
+        Arc::new(super::local_store::LocalStore::new()),
+        prefix,
+    ))
 }
 
 fn open_s3(url: Url) -> std::result::Result<(Url, Arc<dyn ObjectStore>, Path), String> {

@@ -2,6 +2,7 @@
 //! a step records what it has consumed under (atomically with its data, see `write`).
 
 use deltalake::DeltaTableBuilder;
+use futures::StreamExt;
 
 use super::{Lake, LakeError, Result};
 
@@ -90,11 +91,10 @@ impl Lake {
     /// Open the latest version of `table`, or `None` when it has never been written.
     pub async fn open_table(&self, table: &TableRef) -> Result<Option<DeltaTable>> {
         let mut handle = self.table_handle(table)?;
-        let exists = handle
-            .verify_deltatable_existence()
-            .await
-            .map_err(|e| LakeError::delta(table.to_string(), e))?;
-        if !exists {
+        // One entry of the log says the table exists (`verify_deltatable_existence` stats a
+        // thousand of its files; loading a missing table logs errors).
+        let dir = self.path(&format!("{}/{}", table.layer.as_str(), table.name));
+        if !self.has_log(&dir).await {
             return Ok(None);
         }
         handle
@@ -126,13 +126,10 @@ impl Lake {
                 let Some(name) = dir.filename().map(str::to_string) else {
                     continue;
                 };
+                // One entry says the log exists; listing it all would cost a month of commits.
                 let log = dir.clone().join("_delta_log");
-                let has_log = self
-                    .root_store()
-                    .list_with_delimiter(Some(&log))
-                    .await
-                    .map(|l| !l.objects.is_empty())
-                    .unwrap_or(false);
+                let has_log =
+                    matches!(self.root_store().list(Some(&log)).next().await, Some(Ok(_)));
                 if has_log {
                     tables.push(TableRef::new(layer, name));
                 }
@@ -140,6 +137,13 @@ impl Lake {
         }
         tables.sort();
         Ok(tables)
+    }
+
+    /// Whether the table folder `dir` has a Delta log: one entry says so (listing it all would
+    /// cost a month of commits).
+    async fn has_log(&self, dir: &object_store::path::Path) -> bool {
+        let log = dir.clone().join("_delta_log");
+        matches!(self.root_store().list(Some(&log)).next().await, Some(Ok(_)))
     }
 
     /// The version an application recorded in `table`, if any.

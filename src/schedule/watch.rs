@@ -19,11 +19,11 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::clock::{Clock, Stop};
-use super::windows::{Cadence, Plan, Window};
 use crate::error::Result;
 use crate::lake::{Lake, runs, state};
 use crate::ops::report::StepReport;
+use crate::schedule::clock::{Clock, Stop};
+use crate::schedule::windows::{Cadence, Plan, Window};
 
 const STATE: &str = "schedule";
 /// The first retry of a failed window; doubled per further failure.
@@ -376,8 +376,8 @@ fn log_window(window: Window, steps: &[StepReport], seconds: f64) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::clock::SimulatedClock;
     use super::*;
+    use crate::schedule::clock::SimulatedClock;
     use chrono::NaiveTime;
 
     fn utc(s: &str) -> DateTime<Utc> {

@@ -134,3 +134,49 @@ fn status_compact_and_vacuum_work_on_an_s3_lake() {
     let recorded = String::from_utf8(recorded.stdout).unwrap();
     assert_eq!(recorded.lines().nth(1), Some("4"), "{recorded}");
 }
+
+#[test]
+fn watch_runs_its_windows_on_an_s3_lake() {
+    let s3 = s3_env(TestEnv::new());
+    copy_files(&fixtures("sensors/utc"), &s3.share);
+    // 01:00–03:00 Zurich: half-hourly ticks, the nightly maintenance at start and at 02:00.
+    let output = s3.run(&[
+        "watch",
+        "--simulate-from",
+        "2023-08-18T23:00:00Z",
+        "--until",
+        "2023-08-19T01:00:00Z",
+        "--tick-seconds",
+        "1800",
+        "--vacuum-retain-hours",
+        "0",
+        "--format",
+        "json",
+    ]);
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["windows"]["tick"]["runs"], 5, "{summary}");
+    assert_eq!(summary["windows"]["maintenance"]["runs"], 2, "{summary}");
+    for (window, tally) in summary["windows"].as_object().unwrap() {
+        assert_eq!(tally["failed"], 0, "{window} failed on S3: {summary}");
+    }
+    let sql = |query: &str| {
+        let out = s3.run(&["sql", "-c", query, "--format", "csv"]);
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .nth(1)
+            .unwrap()
+            .to_string()
+    };
+    let rows: u64 = sql("SELECT count(*) FROM silver.sensor_events")
+        .parse()
+        .unwrap();
+    assert!(rows > 50, "{rows}");
+    let compacted: u64 = sql(
+        "SELECT count(*) FROM _ops.runs WHERE command = 'watch maintenance' \
+         AND step LIKE 'compact %' AND outcome = 'ok'",
+    )
+    .parse()
+    .unwrap();
+    assert!(compacted > 0, "nightly maintenance compacted nothing");
+}

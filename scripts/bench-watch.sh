@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# `watch` on a built lake: the duration of its ticks (2 new files, gold included) and of no-op
+# ticks, as `watch` itself measures them (the process stays up between ticks in production, so
+# start-up is not part of a tick), and the time to open every lake table before and after.
+#
+#   scripts/bench-watch.sh LAKE SHARE      # e.g. a copy of the 70-day bench lake and its share
+#
+# The lake is copied first (the original stays as it is); two sensor files per tick are added
+# to SHARE (the next minute of the first two apartments) and removed again on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+LAKE_SRC=${1:?usage: scripts/bench-watch.sh LAKE SHARE}
+SHARE=${2:?usage: scripts/bench-watch.sh LAKE SHARE}
+TICKS=${TICKS:-5}
+BIN=${BIN:-${CARGO_TARGET_DIR:-target}/release/datacycle}
+[[ -x "$BIN" ]] || cargo build --release --bins >&2
+
+WORK=$(mktemp -d -t datacycle-bench-watch.XXXXXX)
+CREATED="$WORK/created.txt"
+: >"$CREATED"
+trap 'xargs -d "\n" -r rm -f <"$CREATED"; rm -rf "$WORK"' EXIT
+cp -a "$LAKE_SRC" "$WORK/lake"
+export ENV_FILE=/dev/null NO_PROGRESS=1 LOG_LEVEL=warn LAKE_URL="$WORK/lake" SMB_PATH="$SHARE"
+# A generated set names its apartments next to the share.
+if [[ -f "$SHARE/../sources.env" ]]; then
+  HOUSE_MAP=$(grep '^HOUSE_MAP=' "$SHARE/../sources.env" | cut -d= -f2-)
+  export HOUSE_MAP
+fi
+
+# The simulated now: the minute after the newest file of the share.
+next_minute() {
+python3 - "$SHARE" <<'PY'
+import os, re, sys, datetime
+newest = max(datetime.datetime.strptime(m.group(1), "%d.%m.%Y %H%M")
+             for m in (re.match(r"(\d\d\.\d\d\.\d{4} \d{4})_.+_received\.json$", n)
+                       for n in os.listdir(sys.argv[1])) if m)
+print((newest + datetime.timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:00Z"))
+PY
+}
+
+# Two new files: the next minute of the first two apartments.
+add_tick_files() {
+python3 - "$SHARE" "$CREATED" <<'PY'
+import os, sys, datetime, re
+share, created = sys.argv[1], open(sys.argv[2], "a")
+newest = {}
+for name in os.listdir(share):
+    m = re.match(r"(\d\d\.\d\d\.\d{4} \d{4})_(.+)_received\.json$", name)
+    if not m: continue
+    t = datetime.datetime.strptime(m.group(1), "%d.%m.%Y %H%M")
+    if m.group(2) not in newest or t > newest[m.group(2)][0]:
+        newest[m.group(2)] = (t, name)
+for house, (t, name) in sorted(newest.items())[:2]:
+    body = open(os.path.join(share, name)).read()
+    nxt = t + datetime.timedelta(minutes=1)
+    body = body.replace(t.strftime("%d.%m.%Y %H:%M"), nxt.strftime("%d.%m.%Y %H:%M"))
+    path = os.path.join(share, nxt.strftime("%d.%m.%Y %H%M") + f"_{house}_received.json")
+    open(path, "w").write(body)
+    created.write(path + "\n")
+PY
+}
+
+# One `watch` from $1 to $1 (whatever is due then); prints "<window>=<seconds>" per window run.
+watch_at() {
+  "$BIN" watch --simulate-from "$1" --until "$1" --format json >"$WORK/watch.json"
+  python3 -c 'import json,sys
+w = json.load(open(sys.argv[1]))["windows"]
+print(" ".join("%s=%.2f" % (k, v["seconds"]) for k, v in sorted(w.items()) if v["runs"]))' "$WORK/watch.json"
+}
+
+open_all() {
+  local started
+  started=$(date +%s.%N)
+  "$BIN" sql -c "SELECT 1" --format csv >/dev/null
+  python3 -c "import time; print('%.2f' % (time.time() - $started))"
+}
+
+echo "lake: $LAKE_SRC ($(du -sh "$WORK/lake" | cut -f1)), share: $(find "$SHARE" -maxdepth 1 -type f | wc -l) files"
+echo "open every table (sql -c 'SELECT 1'), before: $(open_all) s $(open_all) s $(open_all) s"
+# Simulated minutes: the first watch, then per round a tick with two new files and a no-op tick.
+start=$(next_minute)
+minute() { date -u -d "$start + $1 minutes" +%Y-%m-%dT%H:%M:00Z; }
+echo "first watch at $start (every window is due once): $(watch_at "$start")"
+for i in $(seq "$TICKS"); do
+  add_tick_files
+  tick=$(watch_at "$(minute $((2 * i)))")
+  noop=$(watch_at "$(minute $((2 * i + 1)))")
+  echo "tick $i (2 new files): $tick; no-op tick: $noop"
+done
+echo "open every table, after: $(open_all) s $(open_all) s $(open_all) s"
