@@ -88,3 +88,42 @@ for i in $(seq "$TICKS"); do
   echo "tick $i (2 new files): $tick; no-op tick: $noop"
 done
 echo "open every table, after: $(open_all) s $(open_all) s $(open_all) s"
+
+# One long-running watch in real time (its session lives across ticks, as in production): ticks
+# every 10 s for LONG_SECONDS, two new files every other tick. Every other window is marked done
+# for its current slot first, so only ticks run.
+LONG_SECONDS=${LONG_SECONDS:-120}
+python3 - "$WORK/lake/_ops/state/schedule.json" <<'PY'
+import datetime, json, sys
+now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+done = {"slot": now, "finished_at": now, "ok": True, "failures": 0, "retry_at": None}
+windows = ["tick", "weather", "reference", "benchmark", "predict", "maintenance", "publish"]
+json.dump({"windows": {w: done for w in windows}}, open(sys.argv[1], "w"))
+PY
+until=$(date -u -d "+$LONG_SECONDS seconds" +%Y-%m-%dT%H:%M:%SZ)
+LOG_FORMAT=json LOG_LEVEL=info "$BIN" watch --tick-seconds 10 --until "$until" --format json \
+  >"$WORK/long.json" 2>"$WORK/long.log" &
+watcher=$!
+while kill -0 "$watcher" 2>/dev/null; do
+  sleep 20
+  add_tick_files
+done
+wait "$watcher"
+python3 - "$WORK/long.log" <<'PY'
+import json, sys
+ticks = []
+for line in open(sys.argv[1]):
+    try:
+        event = json.loads(line)
+    except ValueError:
+        continue
+    fields = event.get("fields", event)
+    if fields.get("window") == "tick" and "steps" in fields:
+        ticks.append((fields["seconds"], fields["rows"]))
+work = sorted(s for s, rows in ticks[1:] if rows > 0)
+idle = sorted(s for s, rows in ticks[1:] if rows == 0)
+fmt = lambda xs: " ".join("%.2f" % x for x in xs)
+print("long-running watch: first tick %.2f s (opens the session)" % ticks[0][0])
+print("  ticks with new files (s): " + fmt(work))
+print("  no-op ticks (s): " + fmt(idle))
+PY

@@ -177,17 +177,46 @@ pub struct RetentionArgs {
     #[arg(long, env = "RETENTION_LANDING_DAYS", default_value_t = defaults::RETENTION_LANDING_DAYS,
           allow_negative_numbers = true)]
     pub retention_landing_days: i64,
+    /// Days of bronze kept (whole day partitions; reference snapshots are never expired).
+    /// -1 keeps bronze forever.
+    #[arg(long, env = "RETENTION_BRONZE_DAYS", default_value_t = -1, allow_negative_numbers = true)]
+    pub retention_bronze_days: i64,
+    /// Days of silver kept (`silver.device_days`, the index of days, is kept). -1: forever.
+    #[arg(long, env = "RETENTION_SILVER_DAYS", default_value_t = -1, allow_negative_numbers = true)]
+    pub retention_silver_days: i64,
+    /// Days of gold facts kept (dimensions are kept). -1: forever.
+    #[arg(long, env = "RETENTION_GOLD_DAYS", default_value_t = -1, allow_negative_numbers = true)]
+    pub retention_gold_days: i64,
+    /// Days of predictions (`gold.fact_prediction`) kept. -1: forever.
+    #[arg(long, env = "RETENTION_PREDICTION_DAYS", default_value_t = -1,
+          allow_negative_numbers = true)]
+    pub retention_prediction_days: i64,
+}
+
+/// `days` of `variable`, or `None` for -1 (kept forever).
+fn retention_days(variable: &str, days: i64) -> Result<Option<u32>> {
+    match days {
+        -1 => Ok(None),
+        days => u32::try_from(days).map(Some).map_err(|_| {
+            Error::config(format!(
+                "{variable}={days}: a number of days, or -1 to keep the data forever"
+            ))
+        }),
+    }
 }
 
 impl Group for RetentionArgs {
     fn apply(&self, settings: &mut Settings) -> Result<()> {
-        settings.retention_landing_days = match self.retention_landing_days {
-            -1 => None,
-            days => Some(u32::try_from(days).map_err(|_| {
-                Error::config(format!(
-                    "RETENTION_LANDING_DAYS={days}: a number of days, or -1 to keep landing forever"
-                ))
-            })?),
+        settings.retention_landing_days =
+            retention_days("RETENTION_LANDING_DAYS", self.retention_landing_days)?;
+        settings.retention_days = crate::config::LayerRetention {
+            bronze: retention_days("RETENTION_BRONZE_DAYS", self.retention_bronze_days)?,
+            silver: retention_days("RETENTION_SILVER_DAYS", self.retention_silver_days)?,
+            gold: retention_days("RETENTION_GOLD_DAYS", self.retention_gold_days)?,
+            predictions: retention_days(
+                "RETENTION_PREDICTION_DAYS",
+                self.retention_prediction_days,
+            )?,
         };
         Ok(())
     }

@@ -51,16 +51,54 @@ pub async fn landing_export(settings: &Settings, args: LandingExportArgs) -> Res
 
 pub async fn retention(settings: &Settings, args: RetentionCommandArgs) -> Result<i32> {
     write_and_report(settings, "retention", args.summary.format, async |writer| {
-        let report = bronze::retention::expire_landing(
-            &writer.lake,
-            &writer.settings,
-            &writer.lease,
-            args.dry_run,
-        )
-        .await?;
-        Ok(vec![report])
+        expire_all(writer, args.dry_run).await
     })
     .await
+}
+
+/// Landing retention, then the retention of every layer that has one.
+pub(super) async fn expire_all(writer: &Writer, dry_run: bool) -> Result<Vec<StepReport>> {
+    let (lake, settings, lease) = (&writer.lake, &writer.settings, &writer.lease);
+    let mut steps = vec![bronze::retention::expire_landing(lake, settings, lease, dry_run).await?];
+    let days = settings.retention_days;
+    let predictions = crate::ml::predict::table();
+    let device_days = crate::lake::TableRef::silver("device_days");
+    for table in lake.list_tables().await? {
+        let kept = match table.layer {
+            _ if table == predictions => days.predictions,
+            // The index of days gold's date dimensions are built from.
+            _ if table == device_days => None,
+            crate::lake::Layer::Bronze => days.bronze,
+            crate::lake::Layer::Silver => days.silver,
+            crate::lake::Layer::Gold => days.gold,
+            _ => None,
+        };
+        let Some(kept) = kept else { continue };
+        let started = Instant::now();
+        let before = crate::ops::clock::now().date_naive() - chrono::Duration::days(kept as i64);
+        let expired = crate::lake::retention::expire_days(lake, lease, &table, before, dry_run);
+        let Some(expired) = expired.await? else {
+            continue;
+        };
+        let mut report = StepReport::new(format!("retention {table}"));
+        report.files = expired.files;
+        report.bytes = expired.bytes;
+        report.count("partitions", expired.partitions);
+        let verb = if dry_run { "would remove" } else { "removed" };
+        report.notes.push(format!(
+            "{verb} {} day partition(s) before {before} ({kept} days kept)",
+            expired.partitions
+        ));
+        steps.push(report.finish(started));
+    }
+    if days == crate::config::LayerRetention::default() {
+        let mut report = StepReport::new("retention layers");
+        report.notes.push(
+            "RETENTION_{BRONZE,SILVER,GOLD,PREDICTION}_DAYS unset: every layer is kept".into(),
+        );
+        steps.push(report);
+    }
+    Ok(steps)
 }
 
 /// A writer's view of the lake: settings, the opened lake and the held lease.
@@ -195,6 +233,27 @@ pub(super) async fn build_layers(
     if matches!(layer, BuildLayer::Gold | BuildLayer::All) {
         steps.extend(transform::gold::build(session, settings, lease, full).await?);
     }
+    Ok(steps)
+}
+
+/// What a sensor tick builds: bronze sensors, the silver tables made from them and gold of the
+/// dirty days. Forecasts and the reference snapshot change only in their own windows (which
+/// build everything), so a tick does not look at them.
+pub(super) async fn build_sensors(
+    writer: &Writer,
+    session: &LakeSession,
+) -> Result<Vec<StepReport>> {
+    let (settings, lease) = (&writer.settings, &writer.lease);
+    let mut steps = vec![bronze::sensors::build(session, settings, lease, false).await?];
+    let weather_rows = crate::catalog::tables::weather_rows();
+    for derivation in transform::silver(settings) {
+        if derivation.input() != weather_rows {
+            let step =
+                transform::incremental::build(derivation.as_ref(), session, settings, lease, false);
+            steps.push(step.await?);
+        }
+    }
+    steps.extend(transform::gold::build(session, settings, lease, false).await?);
     Ok(steps)
 }
 

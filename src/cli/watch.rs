@@ -9,20 +9,23 @@ use clap::Args;
 
 use super::maintenance::{compact_tables, vacuum_tables};
 use super::output::ReportFormat;
-use super::pipeline::{Writer, build_layers, isolated, publish_gold, skipped, snapshot_reference};
+use super::pipeline::{
+    Writer, build_layers, build_sensors, expire_all, isolated, publish_gold, skipped,
+    snapshot_reference,
+};
 use super::{
     BuildLayer, BuildTuningArgs, LakeArgs, ModelArgs, PostgresArgs, ReferenceArgs, RetentionArgs,
     ShareArgs, SummaryArgs, WeatherArgs,
 };
 use crate::config::Settings;
 use crate::error::{Error, Result};
-use crate::lake::{Lake, runs};
+use crate::lake::{Lake, LakeSession, runs};
 use crate::ml;
 use crate::ops::report::StepReport;
 use crate::schedule::clock::{SimulatedClock, Stop, SystemClock};
 use crate::schedule::watch::{Jobs, Scheduler, WatchSummary};
 use crate::schedule::windows::{Cadence, Plan, Window};
-use crate::{bronze, sources, transform};
+use crate::{sources, transform};
 
 #[derive(Debug, Args)]
 pub struct WatchArgs {
@@ -145,6 +148,7 @@ pub async fn run(settings: &Settings, args: WatchArgs) -> Result<i32> {
         settings: settings.clone(),
         lake: lake.clone(),
         schedule: args.schedule.maintenance(),
+        session: None,
     };
     let names: Vec<&str> = plan.windows.iter().map(|(w, _)| w.name()).collect();
     tracing::info!("watch: windows {}", names.join(", "));
@@ -251,30 +255,23 @@ struct PipelineJobs {
     settings: Settings,
     lake: Lake,
     schedule: Maintenance,
+    /// One session for the whole watch, refreshed at the start of every window (only the commits
+    /// since are read), instead of every table opened anew each minute.
+    session: Option<LakeSession>,
 }
 
 impl Jobs for PipelineJobs {
     async fn run(&mut self, window: Window, _slot: DateTime<Utc>) -> Result<Vec<StepReport>> {
         let started_at = crate::ops::clock::now();
         let started = Instant::now();
-        let result = match window {
-            Window::Publish => self.publish().await,
-            _ => {
-                let writer = Writer::open(&self.settings, &format!("watch {window}")).await;
-                match writer {
-                    Ok(writer) => {
-                        let schedule = self.schedule;
-                        writer
-                            .run(async |writer| write_window(writer, window, schedule).await)
-                            .await
-                    }
-                    Err(e) => Err(e),
-                }
-            }
-        };
+        let result = self.run_window(window).await;
         let steps = match result {
             Ok(steps) => steps,
-            Err(e) => vec![StepReport::failure(window.name(), &e.to_string(), started)],
+            Err(e) => {
+                // The session may hold a half-refreshed view: the next window opens a new one.
+                self.session = None;
+                vec![StepReport::failure(window.name(), &e.to_string(), started)]
+            }
         };
         let command = format!("watch {window}");
         if let Err(e) = runs::record(&self.lake, &command, started_at, &steps).await {
@@ -285,64 +282,87 @@ impl Jobs for PipelineJobs {
 }
 
 impl PipelineJobs {
-    async fn publish(&self) -> Result<Vec<StepReport>> {
-        let Some(url) = &self.settings.db_url else {
-            return Ok(vec![skipped("publish", "DB_URL")]);
-        };
-        let session = transform::open_session(&self.lake, &self.settings).await?;
-        Ok(vec![
-            isolated(
-                "publish",
-                publish_gold(&session, &self.settings, url, false),
-            )
-            .await?,
-        ])
+    /// The session of this watch, brought up to date.
+    async fn session(&mut self) -> Result<LakeSession> {
+        match &self.session {
+            Some(session) => session.refresh_all().await?,
+            None => self.session = Some(transform::open_session(&self.lake, &self.settings).await?),
+        }
+        Ok(self.session.clone().expect("just set"))
+    }
+
+    async fn run_window(&mut self, window: Window) -> Result<Vec<StepReport>> {
+        if window == Window::Publish {
+            let Some(url) = self.settings.db_url.clone() else {
+                return Ok(vec![skipped("publish", "DB_URL")]);
+            };
+            let session = self.session().await?;
+            let publish = publish_gold(&session, &self.settings, &url, false);
+            return Ok(vec![isolated("publish", publish).await?]);
+        }
+        let writer = Writer::open(&self.settings, &format!("watch {window}")).await?;
+        let schedule = self.schedule;
+        writer
+            .run(async |writer| {
+                // Landing first: the session is brought up to date after it, so the build
+                // sees what this window landed.
+                let mut steps = land(writer, window).await?;
+                let session = self.session().await?;
+                steps.extend(build(writer, &session, window, schedule).await?);
+                Ok(steps)
+            })
+            .await
     }
 }
 
-/// The steps of a window that writes the lake, with the lease held.
-async fn write_window(
-    writer: &Writer,
-    window: Window,
-    maintenance: Maintenance,
-) -> Result<Vec<StepReport>> {
+/// The landing steps of a window (they write no table a session reads from before them).
+async fn land(writer: &Writer, window: Window) -> Result<Vec<StepReport>> {
     let (lake, settings, lease) = (&writer.lake, &writer.settings, &writer.lease);
-    let mut steps = Vec::new();
-    match window {
-        Window::Tick | Window::Maintenance => {
-            let full = window == Window::Maintenance;
-            if settings.smb_path.is_some() {
-                let ingest = sources::smb::ingest(lake, settings, lease, full);
-                steps.push(isolated("ingest sensors", ingest).await?);
-            }
-            let session = transform::open_session(lake, settings).await?;
-            steps.extend(build_layers(writer, &session, BuildLayer::All, false).await?);
-            if full {
-                steps.extend(nightly(writer, maintenance).await?);
-            }
+    let full_scan = window == Window::Maintenance;
+    Ok(match window {
+        Window::Tick | Window::Maintenance if settings.smb_path.is_some() => {
+            let ingest = sources::smb::ingest(lake, settings, lease, full_scan);
+            vec![isolated("ingest sensors", ingest).await?]
         }
         Window::Weather => {
             let ingest = sources::weather::ingest(lake, settings, lease);
-            steps.push(isolated("ingest weather", ingest).await?);
-            let session = transform::open_session(lake, settings).await?;
-            steps.extend(build_layers(writer, &session, BuildLayer::All, false).await?);
+            vec![isolated("ingest weather", ingest).await?]
+        }
+        _ => Vec::new(),
+    })
+}
+
+/// The steps of a window after landing, with the lease held.
+async fn build(
+    writer: &Writer,
+    session: &LakeSession,
+    window: Window,
+    maintenance: Maintenance,
+) -> Result<Vec<StepReport>> {
+    let mut steps = Vec::new();
+    match window {
+        Window::Tick => steps.extend(build_sensors(writer, session).await?),
+        Window::Maintenance => {
+            steps.extend(build_layers(writer, session, BuildLayer::All, false).await?);
+            steps.extend(nightly(writer, maintenance).await?);
+        }
+        Window::Weather => {
+            steps.extend(build_layers(writer, session, BuildLayer::All, false).await?);
         }
         Window::Reference => {
-            // The snapshot writes only bronze.ref_*, which the reference build re-reads.
-            let session = transform::open_session(lake, settings).await?;
-            if let Some(source) = &settings.reference {
-                let snapshot = snapshot_reference(writer, &session, source);
+            if let Some(source) = &writer.settings.reference {
+                let snapshot = snapshot_reference(writer, session, source);
                 steps.push(isolated("ingest reference", snapshot).await?);
             }
-            steps.extend(build_layers(writer, &session, BuildLayer::All, false).await?);
+            steps.extend(build_layers(writer, session, BuildLayer::All, false).await?);
         }
-        Window::Benchmark => steps.extend(benchmark(writer).await?),
+        Window::Benchmark => steps.extend(benchmark(writer, session).await?),
         Window::Predict => {
-            let benchmarked = lake.open_table(&ml::benchmark::table()).await?.is_some();
-            if !benchmarked {
-                steps.extend(benchmark(writer).await?);
+            session.refresh(&ml::benchmark::table()).await?;
+            if session.registered(&ml::benchmark::table()).is_none() {
+                steps.extend(benchmark(writer, session).await?);
             }
-            steps.extend(predict(writer).await?);
+            steps.extend(predict(writer, session).await?);
         }
         Window::Publish => unreachable!("publish takes no lease"),
     }
@@ -359,31 +379,22 @@ async fn nightly(writer: &Writer, maintenance: Maintenance) -> Result<Vec<StepRe
     )
     .await?;
     steps.extend(vacuum_tables(writer, None, maintenance.vacuum_retain_hours, false).await?);
-    steps.push(
-        bronze::retention::expire_landing(&writer.lake, &writer.settings, &writer.lease, false)
-            .await?,
-    );
+    steps.extend(expire_all(writer, false).await?);
     Ok(steps)
 }
 
 /// `ml benchmark` of every target; too little data is a note, not a failure.
-async fn benchmark(writer: &Writer) -> Result<Vec<StepReport>> {
+async fn benchmark(writer: &Writer, session: &LakeSession) -> Result<Vec<StepReport>> {
     let started = Instant::now();
-    let session = transform::open_session(&writer.lake, &writer.settings).await?;
-    let result = ml::benchmark::run(&session, &writer.lease, &ml::Target::ALL, None).await;
+    let result = ml::benchmark::run(session, &writer.lease, &ml::Target::ALL, None).await;
     ml_outcome("ml benchmark", result.map(|(_, report)| report), started)
 }
 
 /// `ml predict` of every target with its selected model.
-async fn predict(writer: &Writer) -> Result<Vec<StepReport>> {
+async fn predict(writer: &Writer, session: &LakeSession) -> Result<Vec<StepReport>> {
     let started = Instant::now();
-    let session = transform::open_session(&writer.lake, &writer.settings).await?;
-    if session
-        .lake()
-        .open_table(&ml::benchmark::table())
-        .await?
-        .is_none()
-    {
+    session.refresh(&ml::benchmark::table()).await?;
+    if session.registered(&ml::benchmark::table()).is_none() {
         let mut report = StepReport::new("ml predict");
         report
             .notes
@@ -394,7 +405,7 @@ async fn predict(writer: &Writer) -> Result<Vec<StepReport>> {
         targets: ml::Target::ALL.to_vec(),
         ..Default::default()
     };
-    let result = ml::predict::run(&session, &writer.lease, &options).await;
+    let result = ml::predict::run(session, &writer.lease, &options).await;
     ml_outcome("ml predict", result.map(|(_, report)| report), started)
 }
 

@@ -56,6 +56,15 @@ pub mod defaults {
 pub const DEFAULT_SECRET_KEYS: &str = "token,api_key,apikey,password,passwd,secret,credential";
 pub const DEFAULT_HOUSE_MAP: &str = "JimmyLoup=jimmy,JeremieVianin=jeremie";
 
+/// Days of data kept per layer; `None` keeps a layer forever.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LayerRetention {
+    pub bronze: Option<u32>,
+    pub silver: Option<u32>,
+    pub gold: Option<u32>,
+    pub predictions: Option<u32>,
+}
+
 /// Everything a pipeline step needs to know about its environment.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -85,6 +94,9 @@ pub struct Settings {
     pub max_source_file_bytes: u64,
     /// Days of landed sensor files kept by `retention` (`None`: kept forever).
     pub retention_landing_days: Option<u32>,
+    /// Days kept per layer (`None`: forever, the default): bronze, silver, gold and the
+    /// predictions (`gold.fact_prediction`); see `lake::retention`.
+    pub retention_days: LayerRetention,
     /// Silver partitions recomputed per commit (bounds memory on full rebuilds).
     pub silver_partitions_per_commit: usize,
     /// The weather forecast source, if configured.
@@ -128,6 +140,7 @@ impl Settings {
             scan_idle: Duration::from_secs(defaults::SENSOR_SCAN_IDLE_MIN * 60),
             bronze_batch_files: defaults::BRONZE_BATCH_FILES,
             retention_landing_days: u32::try_from(defaults::RETENTION_LANDING_DAYS).ok(),
+            retention_days: LayerRetention::default(),
             bronze_batch_bytes: defaults::BRONZE_BATCH_MB << 20,
             max_source_file_bytes: defaults::MAX_SOURCE_FILE_MB << 20,
             silver_partitions_per_commit: defaults::SILVER_PARTITIONS_PER_COMMIT,

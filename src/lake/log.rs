@@ -19,7 +19,7 @@ pub struct AddedFile {
 /// the compacted files of its partition (they hold its rows). `None` when part of that log is
 /// gone (expired), in which case the caller must fall back to a full recompute.
 pub async fn added_files_since(table: &DeltaTable, from: u64) -> Result<Option<Vec<AddedFile>>> {
-    let Some(changes) = data_changes_since(table, from, false).await? else {
+    let Some(changes) = data_changes_since(table, from, Removes::None).await? else {
         return Ok(None);
     };
     let live: std::collections::HashSet<String> = live_files(table).await?.into_iter().collect();
@@ -38,13 +38,41 @@ pub async fn added_files_since(table: &DeltaTable, from: u64) -> Result<Option<V
     Ok(Some(kept))
 }
 
+/// The key in the commit info of a retention commit (`Lake::expire_where`).
+pub const RETENTION_MARK: &str = "datacycle.retention";
+
+/// Which removals count as changed data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retention {
+    /// A table built from this one keeps its own copy of the days retention removed here.
+    Ignore,
+    /// A copy of this table (PostgreSQL) drops them too.
+    Follow,
+}
+
 /// The data files that commits `from + 1 ..= table version` added or removed, live or not: their
-/// partition values are the partitions whose content changed (a deleted partition included).
-/// `None` as for [`added_files_since`].
-pub async fn changed_files_since(table: &DeltaTable, from: u64) -> Result<Option<Vec<AddedFile>>> {
-    Ok(data_changes_since(table, from, true)
+/// partition values are the partitions whose content changed (a deleted partition included;
+/// partitions removed by retention only with [`Retention::Follow`]). `None` as for
+/// [`added_files_since`].
+pub async fn changed_files_since(
+    table: &DeltaTable,
+    from: u64,
+    retention: Retention,
+) -> Result<Option<Vec<AddedFile>>> {
+    let removes = match retention {
+        Retention::Ignore => Removes::ButRetention,
+        Retention::Follow => Removes::All,
+    };
+    Ok(data_changes_since(table, from, removes)
         .await?
         .map(|changes| changes.added))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Removes {
+    None,
+    ButRetention,
+    All,
 }
 
 /// The data files of a range of commits: those that changed data, and those compaction added.
@@ -57,18 +85,13 @@ struct Changes {
 async fn data_changes_since(
     table: &DeltaTable,
     from: u64,
-    with_removes: bool,
+    removes: Removes,
 ) -> Result<Option<Changes>> {
     let name = table.table_url().to_string();
     let Some(current) = table.version() else {
         return Ok(Some(Changes::default()));
     };
     let log_store = table.log_store();
-    let kinds: &[&str] = if with_removes {
-        &["add", "remove"]
-    } else {
-        &["add"]
-    };
     let mut changed = Changes::default();
     for version in (from + 1)..=current {
         let entry = log_store
@@ -76,12 +99,27 @@ async fn data_changes_since(
             .await
             .map_err(|e| LakeError::delta(name.clone(), e))?;
         let Some(bytes) = entry else { return Ok(None) };
-        for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-            let action: serde_json::Value =
-                serde_json::from_slice(line).map_err(|e| LakeError::Corrupt {
+        let actions = bytes
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|line| {
+                serde_json::from_slice::<serde_json::Value>(line).map_err(|e| LakeError::Corrupt {
                     context: format!("{name} commit {version}"),
                     message: e.to_string(),
-                })?;
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let is_retention = actions.iter().any(|a| {
+            a.get("commitInfo")
+                .and_then(|info| info.get(RETENTION_MARK))
+                .is_some_and(|mark| mark.as_bool() == Some(true))
+        });
+        let kinds: &[&str] = match removes {
+            Removes::All => &["add", "remove"],
+            Removes::ButRetention if !is_retention => &["add", "remove"],
+            Removes::ButRetention | Removes::None => &["add"],
+        };
+        for action in &actions {
             for kind in kinds {
                 if let Some((file, data_change)) = action.get(*kind).and_then(data_file) {
                     match (data_change, *kind) {

@@ -13,6 +13,7 @@ mod log;
 pub mod maintenance;
 pub mod partitions;
 mod queue;
+pub mod retention;
 pub mod runs;
 mod session;
 pub mod state;
@@ -30,7 +31,10 @@ use url::Url;
 
 pub use digest::{ContentHasher, TableDigest, table_digest};
 pub use lock::{LeaseHolder, WriterLease, current_holder};
-pub use log::{AddedFile, added_files_since, changed_files_since, last_commit_metric};
+pub use log::{
+    AddedFile, RETENTION_MARK, Retention, added_files_since, changed_files_since,
+    last_commit_metric,
+};
 pub use partitions::{PartitionBatch, PartitionValue, partition_filter};
 pub use queue::{LandingQueue, QueueSnapshot, QueuedFile};
 pub use session::{LakeSession, Registered, table_reference};

@@ -32,6 +32,9 @@ pub struct LakeSession {
     lake: Lake,
     /// The table (Delta metadata id) and version each lake table is registered at.
     versions: Arc<std::sync::Mutex<std::collections::HashMap<TableRef, Registered>>>,
+    /// The Delta handle each table was registered from: a refresh reads only the commits since
+    /// (a session that lives long, as `watch`'s does, never reloads a table whole).
+    handles: Arc<tokio::sync::Mutex<std::collections::HashMap<TableRef, deltalake::DeltaTable>>>,
 }
 
 impl LakeSession {
@@ -84,6 +87,7 @@ impl LakeSession {
             ctx,
             lake: lake.clone(),
             versions: Default::default(),
+            handles: Default::default(),
         };
         for table in tables {
             session.refresh(table).await?;
@@ -102,21 +106,48 @@ impl LakeSession {
     /// (Re-)register `table` at its latest version; a table that does not exist yet is removed.
     pub async fn refresh(&self, table: &TableRef) -> Result<()> {
         let reference = table_reference(table);
-        match self.lake.open_table(table).await? {
-            Some(delta) => {
-                let provider = self.provider(&delta, table).await?;
-                self.ctx.deregister_table(reference.clone())?;
-                self.ctx.register_table(reference, provider)?;
-                let registered = Registered {
-                    table_id: table_id(&delta),
-                    version: delta.version().unwrap_or(0),
-                };
-                self.registered_versions().insert(table.clone(), registered);
+        let mut handles = self.handles.lock().await;
+        let updated = match handles.remove(table) {
+            Some(mut handle) => match handle.load().await {
+                Ok(()) => Some(handle),
+                // Deleted, or replaced by a table with fewer versions: open it afresh.
+                Err(_) => self.lake.open_table(table).await?,
+            },
+            None => self.lake.open_table(table).await?,
+        };
+        let Some(delta) = updated else {
+            self.ctx.deregister_table(reference)?;
+            self.registered_versions().remove(table);
+            return Ok(());
+        };
+        let registered = Registered {
+            table_id: table_id(&delta),
+            version: delta.version().unwrap_or(0),
+        };
+        let unchanged = self.registered(table).as_ref() == Some(&registered)
+            && self.ctx.table_exist(reference.clone())?;
+        if !unchanged {
+            let provider = self.provider(&delta, table).await?;
+            self.ctx.deregister_table(reference.clone())?;
+            self.ctx.register_table(reference, provider)?;
+            self.registered_versions().insert(table.clone(), registered);
+        }
+        handles.insert(table.clone(), delta);
+        Ok(())
+    }
+
+    /// Bring every table to its latest version, register tables created since and drop those
+    /// that are gone (another process may have written the lake since the last refresh).
+    pub async fn refresh_all(&self) -> Result<()> {
+        let mut tables = self.lake.list_tables().await?;
+        let registered: Vec<TableRef> = self.registered_versions().keys().cloned().collect();
+        for table in registered {
+            if !tables.contains(&table) {
+                tables.push(table);
             }
-            None => {
-                self.ctx.deregister_table(reference)?;
-                self.registered_versions().remove(table);
-            }
+        }
+        for table in &tables {
+            self.refresh(table).await?;
         }
         Ok(())
     }

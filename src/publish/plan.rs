@@ -10,7 +10,7 @@ use tokio_postgres::Client;
 use super::{PublishError, Result, Server};
 use crate::catalog::tables;
 use crate::lake::partitions::partitions_of_files;
-use crate::lake::{LakeSession, PartitionValue, TableRef, changed_files_since};
+use crate::lake::{LakeSession, PartitionValue, Retention, TableRef, changed_files_since};
 use crate::ops::report::StepReport;
 
 /// More changed days than this are published by a whole-table swap: copying into an empty
@@ -103,7 +103,7 @@ pub(super) async fn plan_tables(
         let plan = match (table.daily, last.filter(|_| same_columns)) {
             (Some(daily), Some(last)) => {
                 let column = daily.partition.column();
-                match changed_files_since(&delta, last.max(0) as u64).await? {
+                match changed_files_since(&delta, last.max(0) as u64, Retention::Follow).await? {
                     Some(files) if !files.is_empty() => {
                         let field = schema.field_with_name(column)?.clone();
                         let values: BTreeSet<PartitionValue> =

@@ -9,7 +9,7 @@ use deltalake::DeltaTable;
 use super::Result;
 use super::incremental::Derivation;
 use crate::catalog::queries::{DEVICE_DAYS, QueryFile};
-use crate::lake::{AddedFile, TableRef, changed_files_since};
+use crate::lake::{AddedFile, Retention, TableRef, changed_files_since};
 
 pub fn table() -> TableRef {
     TableRef::silver("device_days")
@@ -36,6 +36,6 @@ impl Derivation for DeviceDays {
         ]
     }
     async fn changes(&self, input: &DeltaTable, consumed: u64) -> Result<Option<Vec<AddedFile>>> {
-        Ok(changed_files_since(input, consumed).await?)
+        Ok(changed_files_since(input, consumed, Retention::Ignore).await?)
     }
 }

@@ -110,3 +110,74 @@ async fn compaction_and_vacuum_keep_every_row_and_later_ticks_stay_exact() {
     whole.run(&["rebuild"]);
     assert_eq!(staged.digests().await, whole.digests().await);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn layer_retention_removes_old_days_and_the_layers_built_from_them_keep_theirs() {
+    let sources = temp_dir();
+    let generated = generate(sources.path(), 3, 2);
+    // 2023-08-18 to 2023-08-20; on the 21st, keeping 2 days keeps the 19th and the 20th.
+    let env = TestEnv::new()
+        .with_share(&generated.smb)
+        .var("DATACYCLE_NOW", "2023-08-21T12:00:00Z")
+        .var("RETENTION_LANDING_DAYS", "-1");
+    env.run(&["rebuild"]);
+    let first_day = "SELECT count(*) FROM silver.sensor_events WHERE date = DATE '2023-08-18'";
+    let gold_first_day = "SELECT count(*) FROM gold.fact_energy_minute WHERE date_key = 20230818";
+    let (silver_rows, gold_rows) = (env.count(first_day).await, env.count(gold_first_day).await);
+    assert!(silver_rows > 0 && gold_rows > 0);
+    let bronze_rows = env
+        .count("SELECT count(*) FROM bronze.sensor_readings")
+        .await;
+    let retention = |dry_run: bool| {
+        let mut command = env.command();
+        command
+            .env("RETENTION_SILVER_DAYS", "2")
+            .env("RETENTION_BRONZE_DAYS", "2")
+            .args(["retention", "--format", "json"]);
+        if dry_run {
+            command.arg("--dry-run");
+        }
+        let output = command.output().unwrap();
+        assert!(output.status.success(), "{output:?}");
+        serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()
+    };
+
+    let planned = retention(true);
+    let events = planned["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["step"] == "retention silver.sensor_events")
+        .expect("silver.sensor_events has a retention step");
+    assert_eq!(events["counters"]["partitions"], 2, "{events}");
+    assert_eq!(
+        env.count(first_day).await,
+        silver_rows,
+        "a dry run removed rows"
+    );
+
+    retention(false);
+    assert_eq!(env.count(first_day).await, 0, "silver kept an expired day");
+    assert!(env.count("SELECT count(*) FROM silver.sensor_events").await > 0);
+    assert!(
+        env.count("SELECT count(*) FROM bronze.sensor_readings")
+            .await
+            < bronze_rows
+    );
+    // Gold keeps its copy of the day silver no longer has, also through later builds.
+    assert_eq!(env.count(gold_first_day).await, gold_rows);
+    env.run(&["build"]);
+    env.run(&["build"]);
+    assert_eq!(env.count(gold_first_day).await, gold_rows);
+    assert_eq!(
+        env.count(first_day).await,
+        0,
+        "a build brought an expired day back"
+    );
+    // Dimensions and the index of days are never expired.
+    assert!(
+        env.count("SELECT count(*) FROM silver.device_days WHERE date = DATE '2023-08-18'")
+            .await
+            > 0
+    );
+}

@@ -35,7 +35,7 @@ use crate::catalog::tables::{Daily, GOLD, GoldTable, Kind, Partition};
 use crate::config::Settings;
 use crate::lake::partitions::{PartitionSet, date_runs, partitions_of_files, partitions_of_table};
 use crate::lake::{
-    AddedFile, LakeSession, PartitionValue, TableRef, WriterLease, changed_files_since,
+    AddedFile, LakeSession, PartitionValue, Retention, TableRef, WriterLease, changed_files_since,
     table_digest,
 };
 use crate::ops::report::StepReport;
@@ -195,7 +195,7 @@ impl Derivation for DailyFact {
         format!("{}.{}", self.output().app_id(), self.fingerprint)
     }
     async fn changes(&self, input: &DeltaTable, consumed: u64) -> Result<Option<Vec<AddedFile>>> {
-        Ok(changed_files_since(input, consumed).await?)
+        Ok(changed_files_since(input, consumed, Retention::Ignore).await?)
     }
 
     /// The changed input days, and the days within `context_days` of them that look at them,
