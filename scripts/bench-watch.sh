@@ -40,24 +40,7 @@ PY
 
 # Two new files: the next minute of the first two apartments.
 add_tick_files() {
-python3 - "$SHARE" "$CREATED" <<'PY'
-import os, sys, datetime, re
-share, created = sys.argv[1], open(sys.argv[2], "a")
-newest = {}
-for name in os.listdir(share):
-    m = re.match(r"(\d\d\.\d\d\.\d{4} \d{4})_(.+)_received\.json$", name)
-    if not m: continue
-    t = datetime.datetime.strptime(m.group(1), "%d.%m.%Y %H%M")
-    if m.group(2) not in newest or t > newest[m.group(2)][0]:
-        newest[m.group(2)] = (t, name)
-for house, (t, name) in sorted(newest.items())[:2]:
-    body = open(os.path.join(share, name)).read()
-    nxt = t + datetime.timedelta(minutes=1)
-    body = body.replace(t.strftime("%d.%m.%Y %H:%M"), nxt.strftime("%d.%m.%Y %H:%M"))
-    path = os.path.join(share, nxt.strftime("%d.%m.%Y %H%M") + f"_{house}_received.json")
-    open(path, "w").write(body)
-    created.write(path + "\n")
-PY
+  python3 scripts/lib/add-tick-files.py "$SHARE" "$CREATED"
 }
 
 # One `watch` from $1 to $1 (whatever is due then); prints "<window>=<seconds>" per window run.

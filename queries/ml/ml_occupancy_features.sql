@@ -4,8 +4,8 @@
 -- Target: occupied = any motion in the slot. A slot is on the grid from the first to the last
 -- slot of that day in which the room's motion sensor reported; a slot without an event counts 0
 -- events (absence is 0, not missing). Lags look back along the grid of the same (apartment,
--- room) only: a join on the group and the earlier slot, never a row offset, so a lag never
--- crosses groups or skips a gap. Rows whose lag-1 slot is not on the grid are dropped.
+-- room) only: a frame of exactly the earlier instant in the group, never a row offset, so a lag
+-- never crosses groups or skips a gap. Rows whose lag-1 slot is not on the grid are dropped.
 -- `occupied_same_slot_yesterday` is not a model feature: it feeds the baseline of that name
 -- (false when yesterday's slot is not on the grid: no event seen).
 -- One-hot columns of apartment and room are expanded from `apartment` and `room` when a model
@@ -60,6 +60,23 @@ slots AS (
         coalesce(c.window_open_count, 0) AS window_open_count
     FROM grid g
     LEFT JOIN counts c ON c.apartment = g.apartment AND c.room = g.room AND c.slot_ts = g.slot_ts
+),
+
+-- The same (apartment, room)'s slot exactly 15 minutes and a day earlier: a window frame of that
+-- one instant (NULL when the grid has no such slot). One pass over the slots, where a self-join
+-- per lag planned the readings' scan three times.
+lagged AS (
+    SELECT
+        *,
+        first_value(motion_count) OVER (PARTITION BY apartment, room ORDER BY slot_ts
+            RANGE BETWEEN INTERVAL '15 minutes' PRECEDING AND INTERVAL '15 minutes' PRECEDING) AS motion_count_lag1,
+        first_value(door_open_count) OVER (PARTITION BY apartment, room ORDER BY slot_ts
+            RANGE BETWEEN INTERVAL '15 minutes' PRECEDING AND INTERVAL '15 minutes' PRECEDING) AS door_open_count_lag1,
+        first_value(window_open_count) OVER (PARTITION BY apartment, room ORDER BY slot_ts
+            RANGE BETWEEN INTERVAL '15 minutes' PRECEDING AND INTERVAL '15 minutes' PRECEDING) AS window_open_count_lag1,
+        first_value(motion_count) OVER (PARTITION BY apartment, room ORDER BY slot_ts
+            RANGE BETWEEN INTERVAL '1 day' PRECEDING AND INTERVAL '1 day' PRECEDING) AS motion_count_yesterday
+    FROM slots
 )
 
 SELECT
@@ -76,15 +93,11 @@ SELECT
     CAST(date_part('hour', s.slot_ts) AS INT) AS hour,
     iso_day_of_week(s.slot_ts) AS day_of_week,
     iso_day_of_week(s.slot_ts) >= 6 AS is_weekend,
-    previous.motion_count > 0 AS occupied_lag1,
-    CAST(previous.motion_count AS INT) AS motion_count_lag1,
-    CAST(previous.door_open_count AS INT) AS door_open_count_lag1,
-    CAST(previous.window_open_count AS INT) AS window_open_count_lag1,
-    coalesce(yesterday.motion_count, 0) > 0 AS occupied_same_slot_yesterday
-FROM slots s
-JOIN slots previous
-    ON previous.apartment = s.apartment AND previous.room = s.room
-   AND previous.slot_ts = s.slot_ts - INTERVAL '15 minutes'
-LEFT JOIN slots yesterday
-    ON yesterday.apartment = s.apartment AND yesterday.room = s.room
-   AND yesterday.slot_ts = s.slot_ts - INTERVAL '1 day'
+    s.motion_count_lag1 > 0 AS occupied_lag1,
+    CAST(s.motion_count_lag1 AS INT) AS motion_count_lag1,
+    CAST(s.door_open_count_lag1 AS INT) AS door_open_count_lag1,
+    CAST(s.window_open_count_lag1 AS INT) AS window_open_count_lag1,
+    coalesce(s.motion_count_yesterday, 0) > 0 AS occupied_same_slot_yesterday
+FROM lagged s
+-- Rows without the previous slot are dropped.
+WHERE s.motion_count_lag1 IS NOT NULL

@@ -119,30 +119,31 @@ impl Lake {
         predicate: Expr,
         app_transaction: Option<(String, i64)>,
     ) -> Result<()> {
-        let Some(handle) = self.open_table(table).await? else {
-            return Ok(());
-        };
-        let commit = commit_properties(app_transaction);
-        handle
-            .delete()
-            .with_predicate(predicate)
-            .with_commit_properties(commit)
+        self.delete_with(table, predicate, commit_properties(app_transaction))
             .await
-            .map_err(|e| LakeError::delta(table.to_string(), e))?;
-        Ok(())
     }
 
     /// Delete the partitions matching `predicate` (on partition columns only) as retention: the
     /// commit is marked ([`super::log::RETENTION_MARK`]) so that the tables built from this one
     /// keep their own copy of those days instead of following the deletion.
     pub async fn expire_where(&self, table: &TableRef, predicate: Expr) -> Result<()> {
+        let mark = (
+            super::log::RETENTION_MARK.to_string(),
+            serde_json::Value::Bool(true),
+        );
+        let commit = CommitProperties::default().with_metadata([mark]);
+        self.delete_with(table, predicate, commit).await
+    }
+
+    async fn delete_with(
+        &self,
+        table: &TableRef,
+        predicate: Expr,
+        commit: CommitProperties,
+    ) -> Result<()> {
         let Some(handle) = self.open_table(table).await? else {
             return Ok(());
         };
-        let commit = CommitProperties::default().with_metadata([(
-            super::log::RETENTION_MARK.to_string(),
-            serde_json::Value::Bool(true),
-        )]);
         handle
             .delete()
             .with_predicate(predicate)
