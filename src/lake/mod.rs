@@ -37,7 +37,7 @@ pub use log::{
 };
 pub use partitions::{PartitionBatch, PartitionValue, partition_filter};
 pub use queue::{LandingQueue, QueueSnapshot, QueuedFile};
-pub use session::{LakeSession, Registered, table_reference};
+pub use session::{AsOf, LakeSession, Registered, table_reference};
 pub use table::{DeltaTable, Layer, TableRef, partition_columns, table_id};
 pub use write::{TableWrite, WriteInput, WriteMode};
 
@@ -68,6 +68,12 @@ pub enum LakeError {
     LeaseLost { holder: String },
     #[error("{context}: {message}")]
     Corrupt { context: String, message: String },
+    #[error("time travel: {table} as of {as_of} cannot be read: {reason}")]
+    TimeTravel {
+        table: String,
+        as_of: String,
+        reason: String,
+    },
     #[error("writing {path}: {source}")]
     Write {
         path: String,
@@ -80,7 +86,7 @@ impl LakeError {
     pub fn exit_code(&self) -> i32 {
         use crate::ops::exit;
         match self {
-            Self::InvalidUrl { .. } => exit::CONFIG,
+            Self::InvalidUrl { .. } | Self::TimeTravel { .. } => exit::CONFIG,
             Self::Locked { .. } | Self::LeaseLost { .. } => exit::LOCKED,
             Self::ObjectStore(_)
             | Self::Delta { .. }

@@ -25,6 +25,37 @@ pub struct Registered {
     pub version: u64,
 }
 
+/// A point in a table's history to read it at (time travel).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AsOf {
+    Version(u64),
+    Time(chrono::DateTime<chrono::Utc>),
+}
+
+impl std::str::FromStr for AsOf {
+    type Err = String;
+
+    fn from_str(text: &str) -> std::result::Result<Self, Self::Err> {
+        if let Ok(version) = text.trim().parse() {
+            return Ok(AsOf::Version(version));
+        }
+        chrono::DateTime::parse_from_rfc3339(text.trim())
+            .map(|t| AsOf::Time(t.with_timezone(&chrono::Utc)))
+            .map_err(|_| {
+                format!("`{text}`: a table version (42) or an RFC 3339 time (2023-10-01T12:00:00Z)")
+            })
+    }
+}
+
+impl std::fmt::Display for AsOf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AsOf::Version(version) => write!(f, "version {version}"),
+            AsOf::Time(time) => write!(f, "{}", time.to_rfc3339()),
+        }
+    }
+}
+
 /// A session with the lake's tables registered.
 #[derive(Clone)]
 pub struct LakeSession {
@@ -150,6 +181,54 @@ impl LakeSession {
             self.refresh(table).await?;
         }
         Ok(())
+    }
+
+    /// Register every table of the session as it was `as_of`. A table that had no such version
+    /// yet (younger, or fewer commits) is left out and named in the result; a version whose log
+    /// is gone is an error that says why.
+    pub async fn pin(&self, as_of: AsOf) -> Result<Vec<TableRef>> {
+        let mut tables: Vec<(TableRef, Registered)> = self
+            .registered_versions()
+            .iter()
+            .map(|(t, r)| (t.clone(), r.clone()))
+            .collect();
+        tables.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut left_out = Vec::new();
+        for (table, latest) in tables {
+            let mut handle = self.lake.table_handle(&table)?;
+            let loaded = match as_of {
+                AsOf::Version(version) if version > latest.version => {
+                    self.ctx.deregister_table(table_reference(&table))?;
+                    left_out.push(table);
+                    continue;
+                }
+                AsOf::Version(version) => handle.load_version(version as _).await,
+                AsOf::Time(time) => handle.load_with_datetime(time).await,
+            };
+            let reference = table_reference(&table);
+            match loaded {
+                Ok(()) => {
+                    let provider = self.provider(&handle, &table).await?;
+                    self.ctx.deregister_table(reference.clone())?;
+                    self.ctx.register_table(reference, provider)?;
+                }
+                Err(_) if matches!(as_of, AsOf::Time(_)) => {
+                    self.ctx.deregister_table(reference)?;
+                    left_out.push(table);
+                }
+                Err(e) => {
+                    return Err(LakeError::TimeTravel {
+                        table: table.to_string(),
+                        as_of: as_of.to_string(),
+                        reason: format!(
+                            "its log is gone (compaction removes log files older than \
+                             LOG_RETAIN_HOURS once a checkpoint covers them): {e}"
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(left_out)
     }
 
     /// The table and version `table` is registered at (`None`: not a lake table of this

@@ -78,7 +78,11 @@ async fn compaction_and_vacuum_keep_every_row_and_later_ticks_stay_exact() {
         assert!(log.exists(), "{table} has no checkpoint");
     }
 
-    // The files compaction replaced are still there, until vacuum deletes them.
+    // The files compaction replaced are still there, until vacuum deletes them: the first
+    // version of silver (its partitions rewritten by every later tick) is readable.
+    let distinct = "SELECT count(DISTINCT ts) FROM silver.sensor_events";
+    let as_of_first = ["sql", "--as-of", "0", "-c", distinct, "--format", "csv"];
+    staged.run(&as_of_first);
     let on_disk = parquet_files(&staged);
     staged.run(&["vacuum", "--retain-hours", "0", "--dry-run"]);
     assert_eq!(parquet_files(&staged), on_disk, "a dry run deleted files");
@@ -96,6 +100,14 @@ async fn compaction_and_vacuum_keep_every_row_and_later_ticks_stay_exact() {
     staged.run(&["vacuum", "--retain-hours", "0", "--yes"]);
     assert!(parquet_files(&staged) < on_disk, "vacuum deleted nothing");
     assert_eq!(staged.digests().await, before, "vacuum lost rows");
+    // Time travel to a vacuumed version fails and says why.
+    let gone = staged.command().args(as_of_first).output().unwrap();
+    let stderr = String::from_utf8_lossy(&gone.stderr);
+    assert_eq!(gone.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("time travel") && stderr.contains("vacuum"),
+        "{stderr}"
+    );
 
     // A tick after all that, compacted between bronze and silver (silver has not consumed the
     // bronze files compaction rewrites): the same lake as one full build.
