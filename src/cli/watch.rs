@@ -91,6 +91,15 @@ pub struct ScheduleArgs {
 }
 
 impl ScheduleArgs {
+    /// What the nightly window does besides the full scan.
+    fn maintenance(&self) -> Maintenance {
+        Maintenance {
+            vacuum_retain_hours: self.vacuum_retain_hours,
+            compact_target_mib: self.compact_target_size,
+            log_retain_hours: self.log_retain_hours,
+        }
+    }
+
     /// The windows the settings enable: sources that are not configured have none.
     fn plan(&self, settings: &Settings) -> Result<Plan> {
         let at = |hour: u32, minute: u32, name: &str| {
@@ -240,16 +249,6 @@ struct Maintenance {
     log_retain_hours: u64,
 }
 
-impl ScheduleArgs {
-    fn maintenance(&self) -> Maintenance {
-        Maintenance {
-            vacuum_retain_hours: self.vacuum_retain_hours,
-            compact_target_mib: self.compact_target_size,
-            log_retain_hours: self.log_retain_hours,
-        }
-    }
-}
-
 /// The pipeline's steps behind each window.
 struct PipelineJobs {
     settings: Settings,
@@ -357,13 +356,7 @@ async fn build(
             steps.extend(build_layers(writer, session, BuildLayer::All, false).await?);
         }
         Window::Benchmark => steps.extend(benchmark(writer, session).await?),
-        Window::Predict => {
-            session.refresh(&ml::benchmark::table()).await?;
-            if session.registered(&ml::benchmark::table()).is_none() {
-                steps.extend(benchmark(writer, session).await?);
-            }
-            steps.extend(predict(writer, session).await?);
-        }
+        Window::Predict => steps.extend(predict(writer, session).await?),
         Window::Publish => unreachable!("publish takes no lease"),
     }
     Ok(steps)
@@ -390,23 +383,38 @@ async fn benchmark(writer: &Writer, session: &LakeSession) -> Result<Vec<StepRep
     ml_outcome("ml benchmark", result.map(|(_, report)| report), started)
 }
 
-/// `ml predict` of every target with its selected model.
+/// Whether a benchmark has selected models (`gold.ml_benchmark` exists).
+async fn benchmarked(session: &LakeSession) -> Result<bool> {
+    session.refresh(&ml::benchmark::table()).await?;
+    Ok(session.registered(&ml::benchmark::table()).is_some())
+}
+
+/// `ml predict` of every target with its selected model; benchmarks first when none ever ran.
 async fn predict(writer: &Writer, session: &LakeSession) -> Result<Vec<StepReport>> {
     let started = Instant::now();
-    session.refresh(&ml::benchmark::table()).await?;
-    if session.registered(&ml::benchmark::table()).is_none() {
-        let mut report = StepReport::new("ml predict");
-        report
-            .notes
-            .push("skipped: no model benchmarked yet".into());
-        return Ok(vec![report.finish(started)]);
+    let mut steps = Vec::new();
+    if !benchmarked(session).await? {
+        steps.extend(benchmark(writer, session).await?);
+        if !benchmarked(session).await? {
+            let mut report = StepReport::new("ml predict");
+            report
+                .notes
+                .push("skipped: no model benchmarked yet".into());
+            steps.push(report.finish(started));
+            return Ok(steps);
+        }
     }
     let options = ml::predict::PredictOptions {
         targets: ml::Target::ALL.to_vec(),
         ..Default::default()
     };
     let result = ml::predict::run(session, &writer.lease, &options).await;
-    ml_outcome("ml predict", result.map(|(_, report)| report), started)
+    steps.extend(ml_outcome(
+        "ml predict",
+        result.map(|(_, report)| report),
+        started,
+    )?);
+    Ok(steps)
 }
 
 fn ml_outcome(

@@ -130,14 +130,6 @@ impl<'a, J: Jobs, C: Clock> Scheduler<'a, J, C> {
         self
     }
 
-    pub fn jobs(&self) -> &J {
-        &self.jobs
-    }
-
-    pub fn state(&self) -> &ScheduleState {
-        &self.state
-    }
-
     /// Run windows as they fall due until `until` or a stop request.
     pub async fn run(&mut self) -> WatchSummary {
         let mut summary = WatchSummary {

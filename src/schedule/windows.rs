@@ -209,15 +209,6 @@ pub struct Plan {
     pub windows: Vec<(Window, Cadence)>,
 }
 
-impl Plan {
-    pub fn cadence(&self, window: Window) -> Option<Cadence> {
-        self.windows
-            .iter()
-            .find(|(w, _)| *w == window)
-            .map(|(_, c)| *c)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
