@@ -1,6 +1,9 @@
 -- COMMENT ON every published table and column: grain, units and semantics (docs/lake-schema.md).
 -- One statement per line; a statement naming a table that is not published yet is skipped.
 COMMENT ON TABLE gold.user_apartment_map IS 'Row-level security: a role (or its members) reads the rows of these apartments';
+COMMENT ON TABLE gold.user_principal_apartment_map IS 'Power BI dynamic row-level security: the apartments a user principal name (USERPRINCIPALNAME()) sees; filled by the deployer';
+COMMENT ON COLUMN gold.user_principal_apartment_map.user_principal_name IS 'Power BI sign-in name (usually an e-mail address)';
+COMMENT ON COLUMN gold.user_principal_apartment_map.apartment_key IS 'Apartment';
 COMMENT ON TABLE gold.dim_date IS 'Calendar day (UTC date keys); whole calendar years around the data';
 COMMENT ON COLUMN gold.dim_date.date_key IS 'Day as YYYYMMDD (UTC)';
 COMMENT ON COLUMN gold.dim_date.date IS 'Calendar date';
@@ -67,6 +70,7 @@ COMMENT ON COLUMN gold.dim_weather_site.site_key IS 'Surrogate key (stable hash 
 COMMENT ON COLUMN gold.dim_weather_site.site_name IS 'MeteoSwiss site name';
 COMMENT ON TABLE gold.fact_energy_minute IS 'Energy per device (plugs and the apartment meter) and UTC minute';
 COMMENT ON COLUMN gold.fact_energy_minute.datetime_key IS 'Minute (UTC)';
+COMMENT ON COLUMN gold.fact_energy_minute.timestamp_utc IS 'Minute (UTC) as a timestamp without time zone, from datetime_key (indexed; Power BI incremental refresh)';
 COMMENT ON COLUMN gold.fact_energy_minute.device_key IS 'Device';
 COMMENT ON COLUMN gold.fact_energy_minute.date_key IS 'Day (UTC)';
 COMMENT ON COLUMN gold.fact_energy_minute.room_key IS 'Room';
@@ -81,6 +85,7 @@ COMMENT ON COLUMN gold.fact_energy_minute.energy_flag IS 'ok, gap, gap_capped, c
 COMMENT ON COLUMN gold.fact_energy_minute.is_valid IS 'No input value is an outlier';
 COMMENT ON TABLE gold.fact_environment_minute IS 'Indoor climate and openings per room and UTC minute';
 COMMENT ON COLUMN gold.fact_environment_minute.datetime_key IS 'Minute (UTC)';
+COMMENT ON COLUMN gold.fact_environment_minute.timestamp_utc IS 'Minute (UTC) as a timestamp without time zone, from datetime_key (indexed; Power BI incremental refresh)';
 COMMENT ON COLUMN gold.fact_environment_minute.room_key IS 'Room';
 COMMENT ON COLUMN gold.fact_environment_minute.date_key IS 'Day (UTC)';
 COMMENT ON COLUMN gold.fact_environment_minute.apartment_key IS 'Apartment';
@@ -94,6 +99,7 @@ COMMENT ON COLUMN gold.fact_environment_minute.door_open_flag IS 'A door of the 
 COMMENT ON COLUMN gold.fact_environment_minute.is_anomaly IS 'An input value is an outlier';
 COMMENT ON TABLE gold.fact_presence_minute IS 'Presence per room and UTC minute, from motion sensors';
 COMMENT ON COLUMN gold.fact_presence_minute.datetime_key IS 'Minute (UTC)';
+COMMENT ON COLUMN gold.fact_presence_minute.timestamp_utc IS 'Minute (UTC) as a timestamp without time zone, from datetime_key (indexed; Power BI incremental refresh)';
 COMMENT ON COLUMN gold.fact_presence_minute.room_key IS 'Room';
 COMMENT ON COLUMN gold.fact_presence_minute.date_key IS 'Day (UTC)';
 COMMENT ON COLUMN gold.fact_presence_minute.apartment_key IS 'Apartment';
@@ -116,6 +122,7 @@ COMMENT ON COLUMN gold.fact_device_health_day.battery_avg_pct IS 'Mean battery l
 COMMENT ON COLUMN gold.fact_device_health_day.error_count IS 'Errors of the apartment that day';
 COMMENT ON TABLE gold.fact_weather_hour IS 'Forecast per revision (prediction_date), site and UTC hour; means over model runs, outliers excluded';
 COMMENT ON COLUMN gold.fact_weather_hour.datetime_key IS 'Target hour (UTC)';
+COMMENT ON COLUMN gold.fact_weather_hour.timestamp_utc IS 'Target hour (UTC) as a timestamp without time zone, from datetime_key (indexed; Power BI incremental refresh)';
 COMMENT ON COLUMN gold.fact_weather_hour.site_key IS 'Site';
 COMMENT ON COLUMN gold.fact_weather_hour.prediction_date IS 'Issue date of the forecast file';
 COMMENT ON COLUMN gold.fact_weather_hour.date_key IS 'Target day (UTC)';
@@ -126,6 +133,7 @@ COMMENT ON COLUMN gold.fact_weather_hour.radiation_wm2 IS 'Global radiation in W
 COMMENT ON COLUMN gold.fact_weather_hour.n_model_runs IS 'Prediction groups averaged';
 COMMENT ON TABLE gold.weather_best_forecast IS 'Per site and target hour the latest forecast issued strictly before the target day (no leakage)';
 COMMENT ON COLUMN gold.weather_best_forecast.datetime_key IS 'Target hour (UTC)';
+COMMENT ON COLUMN gold.weather_best_forecast.timestamp_utc IS 'Target hour (UTC) as a timestamp without time zone, from datetime_key (indexed; Power BI incremental refresh)';
 COMMENT ON COLUMN gold.weather_best_forecast.site_key IS 'Site';
 COMMENT ON COLUMN gold.weather_best_forecast.date_key IS 'Target day (UTC)';
 COMMENT ON COLUMN gold.weather_best_forecast.prediction_date IS 'Issue date of the forecast used';

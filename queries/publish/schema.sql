@@ -27,6 +27,16 @@ BEGIN
     END IF;
 END $$;
 
+-- Power BI's dynamic row-level security: a user principal name (the sign-in name
+-- USERPRINCIPALNAME() returns in Power BI, usually an e-mail address) sees these apartments.
+-- Filled by the deployer, never by publish; readers see the rows of their own apartments
+-- (apartment_policy.sql). docs/power-bi.md.
+CREATE TABLE IF NOT EXISTS gold.user_principal_apartment_map (
+    user_principal_name text NOT NULL,
+    apartment_key bigint NOT NULL,
+    PRIMARY KEY (user_principal_name, apartment_key)
+);
+
 -- The lake version of every published table.
 CREATE TABLE IF NOT EXISTS gold._datacycle_published (
     table_name text PRIMARY KEY,

@@ -40,6 +40,28 @@ pub const REFERENCE_TABLES: [&str; 10] = [
     "dierrors",
 ];
 
+/// The columns read from `buildings`, the one imported table with personal columns: the
+/// building's attributes and `houseName`, which matches a building to its apartment through
+/// HOUSE_MAP. `idUser`, `firstName`, `lastName`, `address`, `phoneNumber`, `latitude` and
+/// `longitude` are never read (GDPR minimisation at the source): nothing in the lake uses them,
+/// so they reach no layer of it, not even bronze. Matched ignoring case, like every reference
+/// column (the case drifts between installs).
+pub const BUILDINGS_COLUMNS: [&str; 8] = [
+    "idBuilding",
+    "idBuildingType",
+    "houseName",
+    "npa",
+    "city",
+    "buildingYear",
+    "nbPeople",
+    "isHeatingOn",
+];
+
+/// The columns read from a reference table: `None` for all of them.
+pub fn imported_columns(source_table: &str) -> Option<&'static [&'static str]> {
+    (source_table == "buildings").then_some(&BUILDINGS_COLUMNS[..])
+}
+
 /// `bronze.ref_<table>`: the snapshots of a reference table.
 pub fn reference_snapshot(source_table: &str) -> TableRef {
     TableRef::bronze(&format!("ref_{source_table}"))

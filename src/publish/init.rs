@@ -1,6 +1,6 @@
 //! `datacycle pg init`: with the admin credentials of DB_ADMIN_URL (used for this call only),
 //! create the app role and database of DB_URL, schema `gold` owned by the app role, the reader
-//! roles and the map table of row-level security. Every step checks first: running it again
+//! roles and the map tables of row-level security. Every step checks first: running it again
 //! changes nothing (but the app role's password, which it sets to DB_URL's).
 //!
 //! The app role is an ordinary login without CREATEROLE (on PostgreSQL ≤ 15 that attribute is
@@ -107,7 +107,8 @@ pub async fn init(admin: &Server, app: &Server, apartments: &[String]) -> Result
     prepare_schema(&client, app).await?;
     let mapped = map_readers(&client, app, apartments).await?;
     done.push(format!(
-        "schema gold, {} reader role(s) ({created} new), gold.user_apartment_map",
+        "schema gold, {} reader role(s) ({created} new), gold.user_apartment_map, \
+         gold.user_principal_apartment_map",
         readers.len() + 1,
     ));
     if !mapped.missing.is_empty() {

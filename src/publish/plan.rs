@@ -1,12 +1,13 @@
 //! Deciding, per gold table of the lake, whether and how a publish copies it: skipped (the
-//! version last published), its changed days (a daily fact with the published columns, few
-//! changed days), or whole.
+//! version last published, with the columns this version publishes), its changed days (a daily
+//! fact with those columns, few changed days), or whole.
 
 use std::collections::{BTreeSet, HashMap};
 
 use datafusion::arrow::datatypes::Schema;
 use tokio_postgres::Client;
 
+use super::schema::published_columns;
 use super::{PublishError, Result, Server};
 use crate::catalog::tables;
 use crate::lake::partitions::partitions_of_files;
@@ -70,10 +71,6 @@ pub(super) async fn plan_tables(
             .get(&name)
             .copied()
             .filter(|_| in_postgres && !full);
-        if last == Some(version) {
-            report.count("tables_unchanged", 1);
-            continue;
-        }
         let schema = session
             .ctx()
             .table(snapshot.as_str())
@@ -82,8 +79,9 @@ pub(super) async fn plan_tables(
             .schema()
             .as_arrow()
             .clone();
-        // Days can be replaced only in a table with the lake's columns (an edited query changes
-        // them; the new table is then swapped in whole).
+        // A published table keeps its rows only while it has the columns this version publishes
+        // (an edited query, or a version that generates another column, changes them; the new
+        // table is then swapped in whole, even when the lake version is the one published).
         let same_columns = last.is_some() && {
             let published: Vec<String> = client
                 .query(
@@ -96,11 +94,14 @@ pub(super) async fn plan_tables(
                 .iter()
                 .map(|r| r.get(0))
                 .collect();
-            published
-                .iter()
-                .eq(schema.fields().iter().map(|f| f.name()))
+            published == published_columns(&schema)
         };
-        let plan = match (table.daily, last.filter(|_| same_columns)) {
+        let last = last.filter(|_| same_columns);
+        if last == Some(version) {
+            report.count("tables_unchanged", 1);
+            continue;
+        }
+        let plan = match (table.daily, last) {
             (Some(daily), Some(last)) => {
                 let column = daily.partition.column();
                 match changed_files_since(&delta, last.max(0) as u64, Retention::Follow).await? {

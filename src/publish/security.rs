@@ -1,11 +1,12 @@
-//! Who reads what: SELECT for every reader role on the published tables only, and row-level
-//! security on every apartment-scoped table.
+//! Who reads what: SELECT for every reader role on the published tables and the maps only, and
+//! row-level security on every apartment-scoped table.
 
 use std::collections::HashMap;
 
 use datafusion::arrow::datatypes::Schema;
 use tokio_postgres::Transaction;
 
+use super::schema::{MAPS, PRINCIPAL_MAP};
 use super::sql::ident;
 
 /// The row-level security of one table, `{table}` its quoted name.
@@ -37,7 +38,7 @@ pub(super) async fn grant_and_protect(
         .map(|t| format!("gold.{}", ident(t)))
         .collect();
     granted.sort();
-    granted.push("gold.user_apartment_map".into());
+    granted.extend(MAPS.iter().map(|m| format!("gold.{}", ident(m))));
     let has_view: bool = client
         .query_one(
             "SELECT to_regclass('gold.mv_energy_with_cost') IS NOT NULL",
@@ -64,6 +65,9 @@ pub(super) async fn grant_and_protect(
         }
         sql.push(APARTMENT_POLICY.replace("{table}", &ident(table)));
     }
+    // A reader sees the user principal names of its own apartments only (the other map has a
+    // policy of its own, queries/publish/schema.sql).
+    sql.push(APARTMENT_POLICY.replace("{table}", &ident(PRINCIPAL_MAP)));
     client.batch_execute(&sql.join(";\n")).await.map_err(failed)
 }
 

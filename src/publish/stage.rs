@@ -8,9 +8,9 @@ use datafusion::logical_expr::Expr;
 use futures::{SinkExt, StreamExt};
 use tokio_postgres::Transaction;
 
-use super::copy::{CopyEncoder, column_definitions};
+use super::copy::CopyEncoder;
 use super::plan::TablePlan;
-use super::schema::{INDEXED, primary_key};
+use super::schema::{indexed_columns, primary_key, table_columns};
 use super::sql::{column_list, ident};
 use super::{PublishError, Result, Server};
 use crate::lake::LakeSession;
@@ -48,7 +48,7 @@ pub(super) async fn stage(
     client
         .batch_execute(&format!(
             "CREATE TABLE {staged} ({})",
-            column_definitions(&plan.schema)?.join(", ")
+            table_columns(&plan.schema)?.join(", ")
         ))
         .await
         .map_err(failed)?;
@@ -64,8 +64,8 @@ pub(super) async fn stage(
             column_list(key)
         ));
     }
-    for column in INDEXED {
-        if plan.schema.field_with_name(column).is_ok() && key.first() != Some(column) {
+    for column in indexed_columns(&plan.schema) {
+        if key.first() != Some(&column) {
             ddl.push(format!(
                 "CREATE INDEX {} ON {staged} ({})",
                 ident(&format!("{name}_{column}")),

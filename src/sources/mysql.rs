@@ -6,8 +6,9 @@ use std::time::Duration;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, Row, Value};
 
-use super::reference::{Fetched, TableSnapshot, text_of};
+use super::reference::{Fetched, TableSnapshot, imported_positions, text_of};
 use super::{Result, SourceError};
+use crate::catalog::tables::imported_columns;
 use crate::ops::secrets::mask_url;
 
 /// How long connecting may take before the server counts as unreachable.
@@ -18,7 +19,7 @@ const TABLE_TIMEOUT: Duration = Duration::from_secs(300);
 /// MySQL's "table doesn't exist".
 const ER_NO_SUCH_TABLE: u16 = 1146;
 
-/// `SELECT *` of each table in `tables`, over one connection.
+/// The imported columns of each table in `tables`, over one connection.
 pub async fn fetch_tables(
     url: &str,
     tables: &[&'static str],
@@ -56,7 +57,7 @@ pub async fn fetch_tables(
                 ))
             })?;
         match fetched {
-            Ok(snapshot) => out.push((table, Fetched::Table(snapshot))),
+            Ok(fetched) => out.push((table, fetched)),
             Err(mysql_async::Error::Server(e)) if e.code == ER_NO_SUCH_TABLE => {
                 out.push((table, Fetched::Missing(e.message)));
             }
@@ -68,8 +69,14 @@ pub async fn fetch_tables(
     Ok(out)
 }
 
-async fn fetch_table(conn: &mut Conn, table: &'static str) -> mysql_async::Result<TableSnapshot> {
-    let mut result = conn.query_iter(format!("SELECT * FROM `{table}`")).await?;
+async fn fetch_table(conn: &mut Conn, table: &'static str) -> mysql_async::Result<Fetched> {
+    let selection = match selection(conn, table).await? {
+        Ok(selection) => selection,
+        Err(reason) => return Ok(Fetched::Missing(reason)),
+    };
+    let mut result = conn
+        .query_iter(format!("SELECT {selection} FROM `{table}`"))
+        .await?;
     let columns: Vec<String> = result
         .columns_ref()
         .iter()
@@ -88,12 +95,39 @@ async fn fetch_table(conn: &mut Conn, table: &'static str) -> mysql_async::Resul
             )
         })
         .await?;
-    Ok(TableSnapshot {
+    Ok(Fetched::Table(TableSnapshot {
         table,
         columns,
         rows,
         replaced_values,
-    })
+    }))
+}
+
+/// The select list of `table`: `*`, or its imported columns by name, learnt from a query that
+/// returns no row (so no value of another column ever leaves the server); `Err`: it has none.
+async fn selection(
+    conn: &mut Conn,
+    table: &'static str,
+) -> mysql_async::Result<Result<String, String>> {
+    if imported_columns(table).is_none() {
+        return Ok(Ok("*".into()));
+    }
+    let probe = conn
+        .query_iter(format!("SELECT * FROM `{table}` LIMIT 0"))
+        .await?;
+    let columns: Vec<String> = probe
+        .columns_ref()
+        .iter()
+        .map(|c| c.name_str().into_owned())
+        .collect();
+    probe.drop_result().await?;
+    Ok(imported_positions(table, &columns).map(|positions| {
+        positions
+            .iter()
+            .map(|&i| format!("`{}`", columns[i].replace('`', "``")))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }))
 }
 
 /// The text protocol sends bytes; other variants only appear with prepared statements, but are

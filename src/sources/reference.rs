@@ -2,11 +2,12 @@
 //! from a MySQL/MariaDB server (`sources::mysql`) or from a folder of CSV exports.
 //!
 //! Only these tables are ever queried: the others hold personal data (users, actions, ...) and
-//! are never touched, not even to count or list their columns.
+//! are never touched, not even to count or list their columns. Of `buildings` only the columns
+//! of `catalog::tables::BUILDINGS_COLUMNS` are read: its personal columns never reach the lake.
 
 use std::path::Path;
 
-use crate::catalog::tables::REFERENCE_TABLES;
+use crate::catalog::tables::{REFERENCE_TABLES, imported_columns};
 use crate::config::ReferenceSource;
 
 use super::{Result, SourceError};
@@ -42,6 +43,24 @@ pub async fn fetch_all(source: &ReferenceSource) -> Result<Vec<(&'static str, Fe
     }
 }
 
+/// The positions of the imported columns of `table` among its `columns` (in the source's
+/// order), or why the table counts as missing: it has none of them.
+pub fn imported_positions(table: &str, columns: &[String]) -> Result<Vec<usize>, String> {
+    let Some(imported) = imported_columns(table) else {
+        return Ok((0..columns.len()).collect());
+    };
+    let positions: Vec<usize> = (0..columns.len())
+        .filter(|&i| imported.iter().any(|c| c.eq_ignore_ascii_case(&columns[i])))
+        .collect();
+    if positions.is_empty() {
+        return Err(format!(
+            "it has none of the imported columns {}",
+            imported.join(", ")
+        ));
+    }
+    Ok(positions)
+}
+
 /// Text of raw bytes; invalid UTF-8 is replaced and counted.
 pub fn text_of(bytes: &[u8], replaced: &mut u64) -> String {
     match std::str::from_utf8(bytes) {
@@ -70,12 +89,13 @@ fn fetch_folder(dir: &Path) -> Result<Vec<(&'static str, Fetched)>> {
                     Fetched::Missing(format!("{} does not exist", path.display())),
                 ));
             }
-            read_csv(table, &path).map(|snapshot| (table, Fetched::Table(snapshot)))
+            read_csv(table, &path).map(|fetched| (table, fetched))
         })
         .collect()
 }
 
-fn read_csv(table: &'static str, path: &Path) -> Result<TableSnapshot> {
+/// The imported columns of a CSV export; the values of the others are skipped unread.
+fn read_csv(table: &'static str, path: &Path) -> Result<Fetched> {
     let read_error = |e: csv::Error| SourceError::Read {
         path: path.to_path_buf(),
         source: std::io::Error::other(e.to_string()),
@@ -85,7 +105,7 @@ fn read_csv(table: &'static str, path: &Path) -> Result<TableSnapshot> {
         .from_path(path)
         .map_err(read_error)?;
     let mut replaced_values = 0;
-    let columns = reader
+    let header: Vec<String> = reader
         .byte_headers()
         .map_err(read_error)?
         .iter()
@@ -95,22 +115,30 @@ fn read_csv(table: &'static str, path: &Path) -> Result<TableSnapshot> {
                 .to_string()
         })
         .collect();
+    let positions = match imported_positions(table, &header) {
+        Ok(positions) => positions,
+        Err(reason) => return Ok(Fetched::Missing(reason)),
+    };
+    let columns = positions.iter().map(|&i| header[i].clone()).collect();
     let mut rows = Vec::new();
     for record in reader.byte_records() {
         let record = record.map_err(read_error)?;
         rows.push(
-            record
+            positions
                 .iter()
-                .map(|field| (!field.is_empty()).then(|| text_of(field, &mut replaced_values)))
+                .map(|&i| {
+                    let field = record.get(i).unwrap_or_default();
+                    (!field.is_empty()).then(|| text_of(field, &mut replaced_values))
+                })
                 .collect(),
         );
     }
-    Ok(TableSnapshot {
+    Ok(Fetched::Table(TableSnapshot {
         table,
         columns,
         rows,
         replaced_values,
-    })
+    }))
 }
 
 #[cfg(test)]
@@ -150,5 +178,41 @@ mod tests {
         assert_eq!(rooms.rows[2][1].as_deref(), Some("K\u{fffd}che"));
         assert_eq!(rooms.replaced_values, 1);
         assert!(matches!(fetched[0].1, Fetched::Missing(_)));
+    }
+
+    #[test]
+    fn buildings_keep_only_the_imported_columns_whatever_their_case() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("buildings.csv"),
+            "idbuilding,idUser,HOUSENAME,firstName,lastName,latitude,longitude,address,phoneNumber,city\n\
+             1,7,JimmyLoup,Jimmy,Loup,46.231947,7.358742,Rue 4,+41 79,Sion\n",
+        )
+        .unwrap();
+        let Fetched::Table(buildings) =
+            read_csv("buildings", &dir.path().join("buildings.csv")).unwrap()
+        else {
+            panic!("buildings is there")
+        };
+        assert_eq!(buildings.columns, vec!["idbuilding", "HOUSENAME", "city"]);
+        assert_eq!(
+            buildings.rows,
+            vec![vec![
+                Some("1".to_string()),
+                Some("JimmyLoup".to_string()),
+                Some("Sion".to_string())
+            ]]
+        );
+
+        std::fs::write(
+            dir.path().join("buildings.csv"),
+            "firstName,lastName\nJimmy,Loup\n",
+        )
+        .unwrap();
+        let fetched = read_csv("buildings", &dir.path().join("buildings.csv")).unwrap();
+        assert!(
+            matches!(&fetched, Fetched::Missing(reason) if reason.contains("none of the imported columns")),
+            "{fetched:?}"
+        );
     }
 }

@@ -1,15 +1,12 @@
 -- silver.dim_buildings: one row per building of the reference database (pidb.buildings), typed,
 -- with its apartment through HOUSE_MAP (houseName is the House of the sensor file names).
--- GDPR: the personal columns idUser, firstName, lastName, address and phoneNumber are left out
--- and the coordinates are rounded to 2 decimals (about 1 km), so nothing built on silver can
--- identify a person; they stay only in bronze.ref_buildings (docs/lake-schema.md).
+-- GDPR: the snapshot holds no personal column (catalog::tables::BUILDINGS_COLUMNS), and the
+-- house name is not kept either: it is usually its residents' names (`JimmyLoup`). The
+-- apartment id stands for it; gold shows `Building <id>` (docs/lake-schema.md).
 SELECT
     try_cast(b.idbuilding AS INT) AS building_id,
     try_cast(b.idbuildingtype AS INT) AS building_type_id,
-    trim(b.housename) AS house_name,
     m.apartment,
-    round(try_cast(b.latitude AS DOUBLE), 2) AS latitude,
-    round(try_cast(b.longitude AS DOUBLE), 2) AS longitude,
     trim(b.npa) AS npa,
     trim(b.city) AS city,
     try_cast(b.buildingyear AS INT) AS building_year,
@@ -20,4 +17,4 @@ SELECT
     END AS is_heating_on
 FROM pidb.buildings AS b
 LEFT JOIN reference.house_map AS m ON lower(m.house) = lower(trim(b.housename))
-ORDER BY building_id, house_name
+ORDER BY building_id, apartment
