@@ -16,6 +16,7 @@ const LAYERS: &[&[&str]] = &[
     &["ml"],
     &["publish"],
     &["error"],
+    &["gdpr"],
     &["schedule"],
     &["cli"],
 ];

@@ -12,6 +12,7 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod gdpr;
 pub mod generate;
 pub mod lake;
 pub mod ml;

@@ -4,6 +4,7 @@
 mod args;
 mod demo;
 mod digest;
+mod gdpr;
 mod maintenance;
 mod ml;
 mod output;
@@ -90,6 +91,12 @@ pub enum Command {
     Ml {
         #[command(subcommand)]
         command: ml::MlCommand,
+    },
+    /// Data subjects' rights over every layer: export an apartment's data (access,
+    /// portability).
+    Gdpr {
+        #[command(subcommand)]
+        command: gdpr::GdprCommand,
     },
 }
 
@@ -354,6 +361,9 @@ impl Command {
             ),
             Command::Compact(a) => args::settings(&a.lake, &[]),
             Command::Vacuum(a) => args::settings(&a.lake, &[]),
+            Command::Gdpr {
+                command: gdpr::GdprCommand::Export(a),
+            } => args::settings(&a.lake, &[&a.model]),
             Command::Ml { command } => match command {
                 ml::MlCommand::Benchmark(a) => args::settings(&a.lake, &[&a.model]),
                 ml::MlCommand::Predict(a) => args::settings(&a.lake, &[&a.model]),
@@ -382,6 +392,9 @@ impl Command {
             Command::Compact(a) => a.summary,
             Command::Vacuum(a) => a.summary,
             Command::Watch(a) => a.summary,
+            Command::Gdpr {
+                command: gdpr::GdprCommand::Export(a),
+            } => a.summary,
             Command::Landing {
                 command: LandingCommand::Export(a),
             } => a.summary,
@@ -461,6 +474,10 @@ impl Command {
             Command::Retention(_) => "retention",
             Command::Compact(_) => "compact",
             Command::Vacuum(_) => "vacuum",
+            // The record of an access request names no one (the steps are tables).
+            Command::Gdpr {
+                command: gdpr::GdprCommand::Export(_),
+            } => "gdpr export",
             Command::Ml { command } => match command {
                 ml::MlCommand::Benchmark(_) => "ml benchmark",
                 ml::MlCommand::Predict(_) => "ml predict",
@@ -510,6 +527,9 @@ async fn dispatch(command: Command, settings: &Settings) -> Result<i32> {
         Command::Compact(args) => maintenance::compact(&settings, args).await,
         Command::Vacuum(args) => maintenance::vacuum(&settings, args).await,
         Command::Watch(args) => watch::run(&settings, args).await,
+        Command::Gdpr {
+            command: gdpr::GdprCommand::Export(args),
+        } => gdpr::export(&settings, args).await,
     }
 }
 

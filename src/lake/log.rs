@@ -87,28 +87,14 @@ async fn data_changes_since(
     from: u64,
     removes: Removes,
 ) -> Result<Option<Changes>> {
-    let name = table.table_url().to_string();
     let Some(current) = table.version() else {
         return Ok(Some(Changes::default()));
     };
-    let log_store = table.log_store();
     let mut changed = Changes::default();
     for version in (from + 1)..=current {
-        let entry = log_store
-            .read_commit_entry(version)
-            .await
-            .map_err(|e| LakeError::delta(name.clone(), e))?;
-        let Some(bytes) = entry else { return Ok(None) };
-        let actions = bytes
-            .split(|b| *b == b'\n')
-            .filter(|l| !l.is_empty())
-            .map(|line| {
-                serde_json::from_slice::<serde_json::Value>(line).map_err(|e| LakeError::Corrupt {
-                    context: format!("{name} commit {version}"),
-                    message: e.to_string(),
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let Some(actions) = read_commit(table, version).await? else {
+            return Ok(None);
+        };
         let is_retention = actions.iter().any(|a| {
             a.get("commitInfo")
                 .and_then(|info| info.get(RETENTION_MARK))
@@ -132,6 +118,85 @@ async fn data_changes_since(
         }
     }
     Ok(Some(changed))
+}
+
+/// The actions of commit `version` of `table`; `None` when its log file is gone (expired).
+async fn read_commit(table: &DeltaTable, version: u64) -> Result<Option<Vec<serde_json::Value>>> {
+    let name = table.table_url().to_string();
+    let entry = table
+        .log_store()
+        .read_commit_entry(version)
+        .await
+        .map_err(|e| LakeError::delta(name.clone(), e))?;
+    let Some(bytes) = entry else { return Ok(None) };
+    let actions = bytes
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|line| {
+            serde_json::from_slice::<serde_json::Value>(line).map_err(|e| LakeError::Corrupt {
+                context: format!("{name} commit {version}"),
+                message: e.to_string(),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Some(actions))
+}
+
+/// One commit of a table's history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Commit {
+    pub version: u64,
+    pub time: Option<chrono::DateTime<chrono::Utc>>,
+    /// Delta's operation name (WRITE, DELETE, OPTIMIZE …).
+    pub operation: String,
+    /// The operation's parameters and datacycle's own commit fields, as compact JSON.
+    pub parameters: String,
+    pub files_added: u64,
+    pub files_removed: u64,
+}
+
+/// The newest `limit` commits of `table`, newest first; the history ends early where the log
+/// was cleaned up (compaction keeps LOG_RETAIN_HOURS of it).
+pub async fn history(table: &DeltaTable, limit: usize) -> Result<Vec<Commit>> {
+    let Some(current) = table.version() else {
+        return Ok(Vec::new());
+    };
+    let mut commits = Vec::new();
+    for version in (0..=current).rev().take(limit) {
+        let Some(actions) = read_commit(table, version).await? else {
+            break;
+        };
+        commits.push(commit_of(version, &actions));
+    }
+    Ok(commits)
+}
+
+fn commit_of(version: u64, actions: &[serde_json::Value]) -> Commit {
+    let info = actions.iter().find_map(|a| a.get("commitInfo"));
+    let field = |name: &str| info.and_then(|i| i.get(name));
+    let mut parameters = field("operationParameters")
+        .and_then(|p| p.as_object())
+        .cloned()
+        .unwrap_or_default();
+    if let Some(own) = info.and_then(|i| i.as_object()) {
+        for (key, value) in own.iter().filter(|(k, _)| k.starts_with("datacycle.")) {
+            parameters.insert(key.clone(), value.clone());
+        }
+    }
+    let count = |kind: &str| actions.iter().filter(|a| a.get(kind).is_some()).count() as u64;
+    Commit {
+        version,
+        time: field("timestamp")
+            .and_then(|t| t.as_i64())
+            .and_then(chrono::DateTime::from_timestamp_millis),
+        operation: field("operation")
+            .and_then(|o| o.as_str())
+            .unwrap_or_default()
+            .to_string(),
+        parameters: serde_json::Value::Object(parameters).to_string(),
+        files_added: count("add"),
+        files_removed: count("remove"),
+    }
 }
 
 /// The file of an `add` or `remove` action, and whether it changed data (`false`: a compaction

@@ -20,6 +20,7 @@ pub mod state;
 pub mod stats;
 mod store;
 mod table;
+mod time_travel;
 mod write;
 
 use std::collections::HashMap;
@@ -32,13 +33,14 @@ use url::Url;
 pub use digest::{ContentHasher, TableDigest, table_digest};
 pub use lock::{LeaseHolder, WriterLease, current_holder};
 pub use log::{
-    AddedFile, RETENTION_MARK, Retention, added_files_since, changed_files_since,
+    AddedFile, Commit, RETENTION_MARK, Retention, added_files_since, changed_files_since, history,
     last_commit_metric,
 };
 pub use partitions::{PartitionBatch, PartitionValue, partition_filter};
 pub use queue::{LandingQueue, QueueSnapshot, QueuedFile};
-pub use session::{AsOf, LakeSession, Registered, table_reference};
+pub use session::{LakeSession, Registered, table_reference};
 pub use table::{DeltaTable, Layer, TableRef, partition_columns, table_id};
+pub use time_travel::{AsOf, TABLE_AT};
 pub use write::{TableWrite, WriteInput, WriteMode};
 
 pub type Result<T, E = LakeError> = std::result::Result<T, E>;

@@ -6,14 +6,15 @@ use std::sync::Arc;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::{MemorySchemaProvider, TableProvider};
 use datafusion::common::TableReference;
-use datafusion::error::DataFusionError;
+use datafusion::dataframe::DataFrame;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::context::SessionContext;
 use datafusion::prelude::SessionConfig;
-use datafusion::sql::parser::DFParser;
+use datafusion::sql::parser::{DFParser, Statement};
 use deltalake::delta_datafusion::planner::DeltaPlanner;
 
-use super::table::{Layer, TableRef, table_id};
+use super::table::{DeltaTable, Layer, TableRef, table_id};
+use super::time_travel::{AsOf, Snapshot, TABLE_AT, TableAt};
 use super::{Lake, LakeError, Result};
 
 /// Which table a session reads and at which version. A table deleted and created again starts
@@ -23,37 +24,6 @@ use super::{Lake, LakeError, Result};
 pub struct Registered {
     pub table_id: String,
     pub version: u64,
-}
-
-/// A point in a table's history to read it at (time travel).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AsOf {
-    Version(u64),
-    Time(chrono::DateTime<chrono::Utc>),
-}
-
-impl std::str::FromStr for AsOf {
-    type Err = String;
-
-    fn from_str(text: &str) -> std::result::Result<Self, Self::Err> {
-        if let Ok(version) = text.trim().parse() {
-            return Ok(AsOf::Version(version));
-        }
-        chrono::DateTime::parse_from_rfc3339(text.trim())
-            .map(|t| AsOf::Time(t.with_timezone(&chrono::Utc)))
-            .map_err(|_| {
-                format!("`{text}`: a table version (42) or an RFC 3339 time (2023-10-01T12:00:00Z)")
-            })
-    }
-}
-
-impl std::fmt::Display for AsOf {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            AsOf::Version(version) => write!(f, "version {version}"),
-            AsOf::Time(time) => write!(f, "{}", time.to_rfc3339()),
-        }
-    }
 }
 
 /// A session with the lake's tables registered.
@@ -66,6 +36,8 @@ pub struct LakeSession {
     /// The Delta handle each table was registered from: a refresh reads only the commits since
     /// (a session that lives long, as `watch`'s does, never reloads a table whole).
     handles: Arc<tokio::sync::Mutex<std::collections::HashMap<TableRef, deltalake::DeltaTable>>>,
+    /// The snapshots `table_at(...)` serves.
+    table_at: Arc<TableAt>,
 }
 
 impl LakeSession {
@@ -114,11 +86,14 @@ impl LakeSession {
                 .register_schema(layer.as_str(), Arc::new(MemorySchemaProvider::new()))
                 .map_err(LakeError::from)?;
         }
+        let table_at = Arc::new(TableAt::default());
+        ctx.register_udtf(TABLE_AT, table_at.clone());
         let session = Self {
             ctx,
             lake: lake.clone(),
             versions: Default::default(),
             handles: Default::default(),
+            table_at,
         };
         for table in tables {
             session.refresh(table).await?;
@@ -187,54 +162,95 @@ impl LakeSession {
     /// yet (younger, or fewer commits) is left out and named in the result; a version whose log
     /// is gone is an error that says why.
     pub async fn pin(&self, as_of: AsOf) -> Result<Vec<TableRef>> {
-        let mut tables: Vec<(TableRef, Registered)> = self
-            .registered_versions()
-            .iter()
-            .map(|(t, r)| (t.clone(), r.clone()))
-            .collect();
-        tables.sort_by(|a, b| a.0.cmp(&b.0));
         let mut left_out = Vec::new();
-        for (table, latest) in tables {
-            let mut handle = self.lake.table_handle(&table)?;
-            let loaded = match as_of {
-                AsOf::Version(version) if version > latest.version => {
-                    self.ctx.deregister_table(table_reference(&table))?;
-                    left_out.push(table);
-                    continue;
-                }
-                AsOf::Version(version) => handle.load_version(version as _).await,
-                AsOf::Time(time) => handle.load_with_datetime(time).await,
-            };
+        let tables = self.tables();
+        for table in tables {
             let reference = table_reference(&table);
-            match loaded {
-                Ok(()) => {
+            self.ctx.deregister_table(reference.clone())?;
+            match self.load_as_of(&table, as_of).await? {
+                Some(handle) => {
                     let provider = self.provider(&handle, &table).await?;
-                    self.ctx.deregister_table(reference.clone())?;
                     self.ctx.register_table(reference, provider)?;
+                    let registered = Registered {
+                        table_id: table_id(&handle),
+                        version: handle.version().unwrap_or(0),
+                    };
+                    self.registered_versions().insert(table.clone(), registered);
+                    self.handles.lock().await.insert(table, handle);
                 }
-                Err(_) if matches!(as_of, AsOf::Time(_)) => {
-                    self.ctx.deregister_table(reference)?;
+                None => {
+                    self.registered_versions().remove(&table);
+                    self.handles.lock().await.remove(&table);
                     left_out.push(table);
-                }
-                Err(e) => {
-                    return Err(LakeError::TimeTravel {
-                        table: table.to_string(),
-                        as_of: as_of.to_string(),
-                        reason: format!(
-                            "its log is gone (compaction removes log files older than \
-                             LOG_RETAIN_HOURS once a checkpoint covers them): {e}"
-                        ),
-                    });
                 }
             }
         }
         Ok(left_out)
     }
 
+    /// `table` as it was `as_of`; `None` when it had no such version (not created yet, or fewer
+    /// commits than that).
+    async fn load_as_of(&self, table: &TableRef, as_of: AsOf) -> Result<Option<DeltaTable>> {
+        let latest = match self.registered(table) {
+            Some(registered) => registered.version,
+            None => match self.lake.open_table(table).await? {
+                Some(delta) => delta.version().unwrap_or(0),
+                None => return Ok(None),
+            },
+        };
+        let mut handle = self.lake.table_handle(table)?;
+        let loaded = match as_of {
+            AsOf::Version(version) if version > latest => return Ok(None),
+            AsOf::Version(version) => handle.load_version(version as _).await,
+            AsOf::Time(time) => handle.load_with_datetime(time).await,
+        };
+        match loaded {
+            Ok(()) => Ok(Some(handle)),
+            // Before the table's first commit.
+            Err(_) if matches!(as_of, AsOf::Time(_)) => Ok(None),
+            Err(e) => Err(LakeError::TimeTravel {
+                table: table.to_string(),
+                as_of: as_of.to_string(),
+                reason: format!(
+                    "its log is gone (compaction removes log files older than LOG_RETAIN_HOURS \
+                     once a checkpoint covers them): {e}"
+                ),
+            }),
+        }
+    }
+
+    /// Load the snapshot a `table_at(...)` call asked for.
+    async fn load_table_at(&self, (table, as_of): Snapshot) -> Result<()> {
+        let Some(delta) = self.load_as_of(&table, as_of).await? else {
+            return Err(LakeError::TimeTravel {
+                table: table.to_string(),
+                as_of: as_of.to_string(),
+                reason: "the table has no such version (not created yet, or fewer commits); \
+                         `\\history TABLE` in the SQL shell lists its versions"
+                    .into(),
+            });
+        };
+        let provider = self.provider(&delta, &table).await?;
+        self.table_at.insert((table, as_of), provider);
+        Ok(())
+    }
+
     /// The table and version `table` is registered at (`None`: not a lake table of this
     /// session).
     pub fn registered(&self, table: &TableRef) -> Option<Registered> {
         self.registered_versions().get(table).cloned()
+    }
+
+    /// The lake tables of the session, sorted.
+    pub fn tables(&self) -> Vec<TableRef> {
+        let mut tables: Vec<TableRef> = self.registered_versions().keys().cloned().collect();
+        tables.sort();
+        tables
+    }
+
+    /// The Delta handle `table` is registered from (at the session's version of it).
+    pub async fn handle(&self, table: &TableRef) -> Option<DeltaTable> {
+        self.handles.lock().await.get(table).cloned()
     }
 
     fn registered_versions(
@@ -296,16 +312,31 @@ impl LakeSession {
 
     /// Plan and run the statements of `text` in order, handing each one's result to `each`
     /// before the next one runs.
-    pub async fn run_statements<E: From<DataFusionError>>(
+    pub async fn run_statements(
         &self,
         text: &str,
-        mut each: impl FnMut(Vec<RecordBatch>) -> std::result::Result<(), E>,
-    ) -> std::result::Result<(), E> {
+        mut each: impl FnMut(Vec<RecordBatch>) -> Result<()>,
+    ) -> Result<()> {
         for statement in DFParser::parse_sql(text)? {
-            let plan = self.ctx.state().statement_to_plan(statement).await?;
-            each(self.ctx.execute_logical_plan(plan).await?.collect().await?)?;
+            each(self.plan(statement).await?.collect().await?)?;
         }
         Ok(())
+    }
+
+    /// Plan `statement`, loading the snapshots its `table_at(...)` calls read.
+    pub async fn plan(&self, statement: Statement) -> Result<DataFrame> {
+        loop {
+            let planned = self.ctx.state().statement_to_plan(statement.clone()).await;
+            let wanted = self.table_at.take_wanted();
+            match planned {
+                Err(_) if !wanted.is_empty() => {
+                    for snapshot in wanted {
+                        self.load_table_at(snapshot).await?;
+                    }
+                }
+                planned => return Ok(self.ctx.execute_logical_plan(planned?).await?),
+            }
+        }
     }
 
     /// Whether `table` is registered (exists in the lake).

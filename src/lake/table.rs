@@ -70,6 +70,24 @@ impl TableRef {
     }
 }
 
+impl std::str::FromStr for TableRef {
+    type Err = String;
+
+    /// `layer.name`, e.g. `silver.sensor_events` or `_ops.runs`.
+    fn from_str(text: &str) -> std::result::Result<Self, Self::Err> {
+        let (layer, name) = text.trim().split_once('.').unwrap_or(("", ""));
+        let layer = Layer::from_name(layer)
+            .or((layer == Layer::Ops.as_str()).then_some(Layer::Ops))
+            .filter(|_| !name.is_empty() && !name.contains(['.', '/']));
+        match layer {
+            Some(layer) => Ok(TableRef::new(layer, name)),
+            None => Err(format!(
+                "`{text}` is not a lake table name (layer.table, e.g. silver.sensor_events)"
+            )),
+        }
+    }
+}
+
 impl std::fmt::Display for TableRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}.{}", self.layer.as_str(), self.name)

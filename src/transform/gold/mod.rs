@@ -35,8 +35,8 @@ use crate::catalog::tables::{Daily, GOLD, GoldTable, Kind, Partition};
 use crate::config::Settings;
 use crate::lake::partitions::{PartitionSet, date_runs, partitions_of_files, partitions_of_table};
 use crate::lake::{
-    AddedFile, LakeSession, PartitionValue, Retention, TableRef, WriterLease, changed_files_since,
-    table_digest,
+    AddedFile, LakeError, LakeSession, PartitionValue, Retention, TableRef, WriterLease,
+    changed_files_since, table_digest,
 };
 use crate::ops::report::StepReport;
 use whole::WholeTables;
@@ -74,9 +74,12 @@ pub async fn build(
 
 /// Register empty stand-ins for optional inputs the lake does not have (`gold/inputs.sql`).
 async fn create_missing_inputs(session: &LakeSession) -> Result<()> {
-    let error = |source: datafusion::error::DataFusionError| TransformError::Query {
-        path: q::GOLD_INPUTS.path.to_string(),
-        source: Box::new(source),
+    let error = |e| match e {
+        LakeError::DataFusion(source) => TransformError::Query {
+            path: q::GOLD_INPUTS.path.to_string(),
+            source,
+        },
+        other => other.into(),
     };
     session
         .run_statements(q::GOLD_INPUTS.sql, |_| Ok(()))
