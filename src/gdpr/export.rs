@@ -111,8 +111,8 @@ pub async fn export(
             continue;
         };
         let version = session.registered(&table).map(|r| r.version).unwrap_or(0);
-        let exported = export_table(&partial, &table, rows, column, version).await?;
-        let (exported, landing_files) = exported;
+        let (exported, landing_files) =
+            export_table(&partial, &table, rows, column, version).await?;
         if exported.rows == 0 {
             continue;
         }

@@ -272,11 +272,7 @@ impl Console {
 
     /// `\d TABLE`: its Delta version, files, size, log and location.
     async fn properties(&self, table: &TableRef) -> Result<RecordBatch> {
-        let delta = self
-            .session
-            .handle(table)
-            .await
-            .ok_or_else(|| Error::config(format!("{table} is not in the lake (yet)")))?;
+        let delta = self.delta(table).await?;
         let stats = crate::lake::stats::table_stats(self.session.lake(), table, &delta).await?;
         let human = crate::ops::report::human_bytes;
         let properties = [
@@ -310,13 +306,17 @@ impl Console {
         ])
     }
 
-    /// `\history TABLE`: its newest versions.
-    async fn history(&self, table: &TableRef, limit: usize) -> Result<RecordBatch> {
-        let delta = self
-            .session
+    /// The Delta handle of `table`, at the session's version.
+    async fn delta(&self, table: &TableRef) -> Result<crate::lake::DeltaTable> {
+        self.session
             .handle(table)
             .await
-            .ok_or_else(|| Error::config(format!("{table} is not in the lake (yet)")))?;
+            .ok_or_else(|| Error::config(format!("{table} is not in the lake (yet)")))
+    }
+
+    /// `\history TABLE`: its newest versions.
+    async fn history(&self, table: &TableRef, limit: usize) -> Result<RecordBatch> {
+        let delta = self.delta(table).await?;
         let commits = crate::lake::history(&delta, limit).await?;
         let time = |c: &crate::lake::Commit| c.time.map(|t| t.to_rfc3339()).unwrap_or_default();
         batch(vec![
