@@ -15,18 +15,21 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 
 use super::Result;
-use crate::catalog::tables::{SNAPSHOT_AT, reference_snapshot};
+use crate::catalog::tables::{HOUSE_NAME, SNAPSHOT_AT, reference_snapshot};
+use crate::config::HouseEntry;
 use crate::lake::{
     LakeSession, TableRef, TableWrite, WriteInput, WriteMode, WriterLease, table_reference,
 };
 use crate::ops::report::StepReport;
 use crate::sources::reference::{Fetched, TableSnapshot};
 
-/// Write the fetched tables; `report` collects what happened to each.
+/// Write the fetched tables, with the house names of `erased_houses` (erased apartments) as
+/// NULL; `report` collects what happened to each.
 pub async fn write_snapshots(
     session: &LakeSession,
     lease: &WriterLease,
     fetched: Vec<(&'static str, Fetched)>,
+    erased_houses: &[HouseEntry],
     report: &mut StepReport,
 ) -> Result<()> {
     let snapshot_at = crate::ops::clock::now();
@@ -49,7 +52,13 @@ pub async fn write_snapshots(
                 report.warn("empty_tables", format!("table `{table}` is empty; {kept}"));
                 continue;
             }
-            Fetched::Table(snapshot) => snapshot,
+            Fetched::Table(mut snapshot) => {
+                report.count(
+                    "erased_house_names_blanked",
+                    blank_house_names(&mut snapshot, erased_houses),
+                );
+                snapshot
+            }
         };
         let previous = current_snapshot(session, &target).await?;
         if snapshot.replaced_values > 0 {
@@ -108,6 +117,27 @@ pub async fn write_snapshots(
         report.count("tables_written", 1);
     }
     Ok(())
+}
+
+/// Blank the house names of `erased` in `snapshot`; how many were.
+fn blank_house_names(snapshot: &mut TableSnapshot, erased: &[HouseEntry]) -> u64 {
+    let Some(column) = snapshot
+        .columns
+        .iter()
+        .position(|c| c.eq_ignore_ascii_case(HOUSE_NAME))
+    else {
+        return 0;
+    };
+    let mut blanked = 0;
+    for row in &mut snapshot.rows {
+        let cell = &mut row[column];
+        let house = cell.as_deref().map(str::trim);
+        if house.is_some_and(|h| erased.iter().any(|e| e.house.eq_ignore_ascii_case(h))) {
+            *cell = None;
+            blanked += 1;
+        }
+    }
+    blanked
 }
 
 fn column_change(table: &str, before: &[String], after: &[String]) -> String {

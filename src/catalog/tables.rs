@@ -49,13 +49,17 @@ pub const REFERENCE_TABLES: [&str; 10] = [
 pub const BUILDINGS_COLUMNS: [&str; 8] = [
     "idBuilding",
     "idBuildingType",
-    "houseName",
+    HOUSE_NAME,
     "npa",
     "city",
     "buildingYear",
     "nbPeople",
     "isHeatingOn",
 ];
+
+/// The column of `buildings` holding the House of the sensor file names: usually its residents'
+/// names (`JimmyLoup`), blanked in every snapshot when the apartment is erased.
+pub const HOUSE_NAME: &str = "houseName";
 
 /// The columns read from a reference table: `None` for all of them.
 pub fn imported_columns(source_table: &str) -> Option<&'static [&'static str]> {

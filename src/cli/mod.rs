@@ -361,9 +361,11 @@ impl Command {
             ),
             Command::Compact(a) => args::settings(&a.lake, &[]),
             Command::Vacuum(a) => args::settings(&a.lake, &[]),
-            Command::Gdpr {
-                command: gdpr::GdprCommand::Export(a),
-            } => args::settings(&a.lake, &[&a.model]),
+            Command::Gdpr { command } => match command {
+                gdpr::GdprCommand::Export(a) => args::settings(&a.lake, &[&a.model]),
+                gdpr::GdprCommand::Erase(a) => args::settings(&a.lake, &[&a.model, &a.postgres]),
+                gdpr::GdprCommand::Readmit(a) => args::settings(&a.lake, &[]),
+            },
             Command::Ml { command } => match command {
                 ml::MlCommand::Benchmark(a) => args::settings(&a.lake, &[&a.model]),
                 ml::MlCommand::Predict(a) => args::settings(&a.lake, &[&a.model]),
@@ -392,9 +394,11 @@ impl Command {
             Command::Compact(a) => a.summary,
             Command::Vacuum(a) => a.summary,
             Command::Watch(a) => a.summary,
-            Command::Gdpr {
-                command: gdpr::GdprCommand::Export(a),
-            } => a.summary,
+            Command::Gdpr { command } => match command {
+                gdpr::GdprCommand::Export(a) => a.summary,
+                gdpr::GdprCommand::Erase(a) => a.summary,
+                gdpr::GdprCommand::Readmit(a) => a.summary,
+            },
             Command::Landing {
                 command: LandingCommand::Export(a),
             } => a.summary,
@@ -475,9 +479,12 @@ impl Command {
             Command::Compact(_) => "compact",
             Command::Vacuum(_) => "vacuum",
             // The record of an access request names no one (the steps are tables).
-            Command::Gdpr {
-                command: gdpr::GdprCommand::Export(_),
-            } => "gdpr export",
+            Command::Gdpr { command } => match command {
+                gdpr::GdprCommand::Export(_) => "gdpr export",
+                gdpr::GdprCommand::Erase(a) if a.dry_run => "gdpr erase (dry run)",
+                gdpr::GdprCommand::Erase(_) => "gdpr erase",
+                gdpr::GdprCommand::Readmit(_) => "gdpr readmit",
+            },
             Command::Ml { command } => match command {
                 ml::MlCommand::Benchmark(_) => "ml benchmark",
                 ml::MlCommand::Predict(_) => "ml predict",
@@ -527,9 +534,11 @@ async fn dispatch(command: Command, settings: &Settings) -> Result<i32> {
         Command::Compact(args) => maintenance::compact(&settings, args).await,
         Command::Vacuum(args) => maintenance::vacuum(&settings, args).await,
         Command::Watch(args) => watch::run(&settings, args).await,
-        Command::Gdpr {
-            command: gdpr::GdprCommand::Export(args),
-        } => gdpr::export(&settings, args).await,
+        Command::Gdpr { command } => match command {
+            gdpr::GdprCommand::Export(args) => gdpr::export(&settings, args).await,
+            gdpr::GdprCommand::Erase(args) => gdpr::erase(&settings, args).await,
+            gdpr::GdprCommand::Readmit(args) => gdpr::readmit(&settings, args).await,
+        },
     }
 }
 

@@ -11,6 +11,7 @@ use crate::config::ReferenceSource;
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::generate::{GenerateOptions, generate as generate_sources};
+use crate::lake::erasures::Erasures;
 use crate::lake::{Lake, LakeSession, WriterLease};
 use crate::ops::report::{RunSummary, StepReport};
 use crate::publish::Server;
@@ -189,7 +190,11 @@ pub(super) async fn snapshot_reference(
     let started = Instant::now();
     let mut report = StepReport::new("ingest reference");
     let fetched = sources::reference::fetch_all(source).await?;
-    bronze::reference::write_snapshots(session, &writer.lease, fetched, &mut report).await?;
+    let (_, erased) = Erasures::load(&writer.lake)
+        .await?
+        .house_map(&writer.settings.house_map);
+    bronze::reference::write_snapshots(session, &writer.lease, fetched, &erased, &mut report)
+        .await?;
     Ok(report.finish(started))
 }
 

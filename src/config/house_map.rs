@@ -72,6 +72,17 @@ impl HouseMap {
         &self.entries
     }
 
+    /// The map without the apartments `excluded` picks (erased ones, see `gdpr erase`), and the
+    /// entries taken out.
+    pub fn without(&self, excluded: impl Fn(&str) -> bool) -> (Self, Vec<HouseEntry>) {
+        let (out, kept) = self
+            .entries
+            .iter()
+            .cloned()
+            .partition(|e| excluded(&e.apartment));
+        (Self { entries: kept }, out)
+    }
+
     /// The map in its `House=apartment,...` text form.
     pub fn to_config_string(&self) -> String {
         self.entries

@@ -5,8 +5,9 @@
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::{Int64Type, Schema};
 use datafusion::dataframe::DataFrame;
-use datafusion::logical_expr::{col, lit};
+use datafusion::logical_expr::{Expr, col, lit};
 
+use crate::catalog::keys::surrogate_key_of;
 use crate::error::Result;
 use crate::lake::{LakeError, LakeSession, TableRef, table_reference};
 
@@ -42,13 +43,16 @@ impl ApartmentColumn {
 #[derive(Debug, Clone)]
 pub struct Subject {
     pub apartment: String,
-    /// Its `apartment_key`s in `gold.dim_apartment` (none before gold was built).
+    /// Its `apartment_key`s: the one gold derives from its name and any other
+    /// `gold.dim_apartment` gives it.
     pub keys: Vec<i64>,
 }
 
 impl Subject {
     pub async fn find(session: &LakeSession, apartment: &str) -> Result<Self> {
-        let mut keys = Vec::new();
+        // Gold derives the key from the name alone; the dimension may no longer hold it (an
+        // erasure interrupted after gold), older files still do.
+        let mut keys = vec![surrogate_key_of([apartment])];
         let dimension = TableRef::gold("dim_apartment");
         if session.has_table(&dimension) {
             let batches = session
@@ -70,6 +74,8 @@ impl Subject {
                 );
             }
         }
+        keys.sort_unstable();
+        keys.dedup();
         Ok(Self {
             apartment: apartment.to_string(),
             keys,
@@ -91,16 +97,21 @@ impl Subject {
         let Some(column) = ApartmentColumn::of(frame.schema().as_arrow()) else {
             return Ok(None);
         };
-        let predicate = match column {
+        let rows = frame
+            .filter(self.predicate(column))
+            .map_err(LakeError::from)?;
+        Ok(Some((rows, column)))
+    }
+
+    /// The predicate on `column` that selects this apartment's rows.
+    pub fn predicate(&self, column: ApartmentColumn) -> Expr {
+        match column {
             ApartmentColumn::Apartment | ApartmentColumn::ApartmentId => {
                 col(column.name()).eq(lit(self.apartment.as_str()))
             }
-            ApartmentColumn::ApartmentKey if self.keys.is_empty() => lit(false),
             ApartmentColumn::ApartmentKey => {
                 col(column.name()).in_list(self.keys.iter().map(|k| lit(*k)).collect(), false)
             }
-        };
-        let rows = frame.filter(predicate).map_err(LakeError::from)?;
-        Ok(Some((rows, column)))
+        }
     }
 }

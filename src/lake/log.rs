@@ -227,7 +227,7 @@ fn data_file(action: &serde_json::Value) -> Option<(AddedFile, bool)> {
 }
 
 /// Relative paths of the live data files of `table`.
-async fn live_files(table: &DeltaTable) -> Result<Vec<String>> {
+pub(super) async fn live_files(table: &DeltaTable) -> Result<Vec<String>> {
     let name = table.table_url().to_string();
     let snapshot = table
         .snapshot()

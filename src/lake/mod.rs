@@ -4,6 +4,8 @@
 //! runs on a laptop folder and on S3/MinIO.
 
 mod digest;
+pub mod erase;
+pub mod erasures;
 pub mod landing;
 mod listing;
 mod local_file;

@@ -3,6 +3,7 @@
 //! atomically.
 
 pub mod copy;
+pub mod erase;
 pub mod init;
 mod plan;
 pub mod run;

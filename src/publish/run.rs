@@ -30,7 +30,7 @@ use crate::lake::LakeSession;
 use crate::ops::report::StepReport;
 
 /// Serialises publishes to one database (a second one waits).
-const ADVISORY_LOCK: i64 = 0x6461_7461_6379_636c;
+pub(super) const ADVISORY_LOCK: i64 = 0x6461_7461_6379_636c;
 
 const RESET_STAGING: &str = include_str!("../../queries/publish/reset_staging.sql");
 

@@ -19,6 +19,7 @@ use datafusion::logical_expr::LogicalPlan;
 use crate::catalog::queries::QueryFile;
 use crate::catalog::{CatalogError, keys};
 use crate::config::Settings;
+use crate::lake::erasures::Erasures;
 use crate::lake::{Lake, LakeError, LakeSession};
 use functions::DatacycleOptions;
 
@@ -108,7 +109,9 @@ pub async fn open_session(lake: &Lake, settings: &Settings) -> Result<LakeSessio
         session.ctx(),
         crate::catalog::reference::reference_dir().as_deref(),
     )?;
-    reference::register_house_map(session.ctx(), &settings.house_map)?;
+    // Erased apartments are no apartments of the lake until re-admitted (`gdpr erase`).
+    let (houses, _) = Erasures::load(lake).await?.house_map(&settings.house_map);
+    reference::register_house_map(session.ctx(), &houses)?;
     reference::register_weather_sites(session.ctx(), &settings.weather_sites)?;
     reference_db::register_schema(session.ctx())?;
     // Also for the SQL shell, where `query_file('silver/reference/...')` previews a table; the

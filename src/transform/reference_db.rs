@@ -22,6 +22,7 @@ use super::{Result, plan_query};
 use crate::catalog::queries::{QueryFile, SILVER_REFERENCE};
 use crate::catalog::tables::{REFERENCE_TABLES, SNAPSHOT_AT, reference_snapshot};
 use crate::config::Settings;
+use crate::lake::erasures::Erasures;
 use crate::lake::{
     LakeSession, TableRef, TableWrite, WriteInput, WriteMode, WriterLease, last_commit_metric,
     table_reference,
@@ -91,9 +92,12 @@ pub async fn build(
     for warning in register_views(session).await? {
         report.warn("ambiguous_columns", warning);
     }
+    let (houses, _) = Erasures::load(session.lake())
+        .await?
+        .house_map(&settings.house_map);
     let base = format!(
         "{inputs:?}|{}|{}",
-        settings.house_map.to_config_string(),
+        houses.to_config_string(),
         settings.sensor_timezone.name()
     );
     for query in SILVER_REFERENCE {

@@ -9,17 +9,18 @@ use crate::common::{TestEnv, generate, temp_dir};
 
 /// Where to kill: right after the `nth` log line containing `marker` (commit events are logged
 /// at debug level right after each commit).
-struct KillPoint {
-    marker: &'static str,
-    nth: usize,
+pub struct KillPoint {
+    pub marker: &'static str,
+    pub nth: usize,
 }
 
-/// Start `rebuild`, kill it at `point`; returns whether it was killed before finishing.
-fn run_and_kill(env: &TestEnv, point: &KillPoint) -> bool {
+/// Start the binary with `args`, kill it at `point`; returns whether it was killed before
+/// finishing.
+pub fn run_and_kill(env: &TestEnv, args: &[&str], point: &KillPoint) -> bool {
     let mut child = env
         .command()
         .env("LOG_LEVEL", "datacycle=debug")
-        .args(["rebuild"])
+        .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -121,7 +122,7 @@ async fn sigkill_anywhere_then_rerun_gives_the_uninterrupted_lake() {
     for point in &points {
         let env = reference.sibling();
         assert!(
-            run_and_kill(&env, point),
+            run_and_kill(&env, &["rebuild"], point),
             "the kill after `{}` #{} came after the run ended",
             point.marker,
             point.nth
@@ -129,6 +130,7 @@ async fn sigkill_anywhere_then_rerun_gives_the_uninterrupted_lake() {
         // A second kill in the recovery run, at its first commit, then a clean run.
         run_and_kill(
             &env,
+            &["rebuild"],
             &KillPoint {
                 marker: "committed",
                 nth: 1,

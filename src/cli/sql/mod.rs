@@ -82,18 +82,21 @@ pub async fn run(settings: &Settings, args: SqlArgs) -> Result<i32> {
             shell::run_interactive(&mut console, &history, &prompt).await
         }
     };
-    match (result, args.as_of) {
-        (Err(e), Some(as_of)) if is_missing_file(&e) => Err(crate::lake::LakeError::TimeTravel {
+    match result {
+        Err(e) if is_missing_file(&e) => Err(crate::lake::LakeError::TimeTravel {
             table: "a table of the query".into(),
-            as_of: as_of.to_string(),
+            as_of: args
+                .as_of
+                .map_or_else(|| "the version asked for".into(), |a| a.to_string()),
             reason: format!(
                 "a data file of that version is gone — vacuum deletes the files no version \
                      of the last VACUUM_RETAIN_HOURS (default 168) needs, so time travel reaches \
-                     back that far ({e})"
+                     back that far; `gdpr erase` deletes the files that held an erased \
+                     apartment's rows ({e})"
             ),
         }
         .into()),
-        (result, _) => result.map(|()| crate::ops::exit::OK),
+        result => result.map(|()| crate::ops::exit::OK),
     }
 }
 

@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Result, SourceError};
 use crate::config::Settings;
+use crate::lake::erasures::Erasures;
 use crate::lake::landing::sensor_table;
 use crate::lake::state;
 use crate::lake::{Lake, WriterLease};
@@ -96,8 +97,9 @@ pub async fn ingest(
         Some(delta) => sensor_table::newest_minutes(&delta)?,
         None => Default::default(),
     };
-    let newest: BTreeMap<String, Option<NaiveDateTime>> = settings
-        .house_map
+    // An erased apartment's files are refused until it is re-admitted (docs/gdpr.md).
+    let (houses, erased) = Erasures::load(lake).await?.house_map(&settings.house_map);
+    let newest: BTreeMap<String, Option<NaiveDateTime>> = houses
         .entries()
         .iter()
         .map(|e| (e.apartment.clone(), landed.get(&e.apartment).copied()))
@@ -107,9 +109,9 @@ pub async fn ingest(
     let transfers = match &scan_reason {
         Some(reason) => {
             report.notes.push(format!("listing scan: {reason}"));
-            scan(lake, &share, &settings.house_map, &mut report).await?
+            scan(lake, &share, &houses, &erased, &mut report).await?
         }
-        None => predict(&share, &settings.house_map, &newest, &mut report).await?,
+        None => predict(&share, &houses, &newest, &mut report).await?,
     };
     let landed_apartments: std::collections::HashSet<String> =
         transfers.iter().map(|t| t.apartment.clone()).collect();
@@ -117,7 +119,10 @@ pub async fn ingest(
     lease.check().await?;
     land_all(lake, settings, lease, transfers, &mut report).await?;
 
-    for entry in settings.house_map.entries() {
+    memory
+        .idle_since
+        .retain(|apartment, _| newest.contains_key(apartment));
+    for entry in houses.entries() {
         if landed_apartments.contains(&entry.apartment) {
             memory.idle_since.remove(&entry.apartment);
         } else {
@@ -136,6 +141,15 @@ pub async fn ingest(
         + report.counter("undecodable_name")
         + report.counter("vanished");
     Ok(report.finish(started))
+}
+
+/// Forget what the step remembers of `apartment` (after its erasure: the state names it).
+pub async fn forget_apartment(lake: &Lake, apartment: &str) -> Result<()> {
+    let mut memory: IngestState = state::load(lake, STATE).await?;
+    if memory.idle_since.remove(apartment).is_some() {
+        state::save(lake, STATE, &memory).await?;
+    }
+    Ok(())
 }
 
 /// Why a listing scan must run now, if it must.

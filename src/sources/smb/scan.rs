@@ -9,7 +9,7 @@ use datafusion::logical_expr::col;
 
 use super::Transfer;
 use crate::catalog::tables;
-use crate::config::HouseMap;
+use crate::config::{HouseEntry, HouseMap};
 use crate::lake::landing::sensor_table;
 use crate::lake::landing::sensors::SensorFileName;
 use crate::lake::{Lake, LakeError, LakeSession, table_reference};
@@ -23,6 +23,7 @@ pub(super) async fn scan(
     lake: &Lake,
     share: &FsPath,
     houses: &HouseMap,
+    erased: &[HouseEntry],
     report: &mut StepReport,
 ) -> Result<Vec<Transfer>> {
     let spinner = progress::spinner("listing share");
@@ -44,6 +45,7 @@ pub(super) async fn scan(
     spinner.finish_and_clear();
 
     let mut unknown: BTreeMap<String, u64> = BTreeMap::new();
+    let mut refused = 0;
     let mut transfers = Vec::new();
     for RemoteFile {
         name,
@@ -57,7 +59,14 @@ pub(super) async fn scan(
             continue;
         };
         let Some(apartment) = houses.apartment_of(&parsed.house) else {
-            *unknown.entry(parsed.house).or_default() += 1;
+            if erased
+                .iter()
+                .any(|e| e.house.eq_ignore_ascii_case(&parsed.house))
+            {
+                refused += 1;
+            } else {
+                *unknown.entry(parsed.house).or_default() += 1;
+            }
             continue;
         };
         let known = known.get(&name).copied();
@@ -79,6 +88,14 @@ pub(super) async fn scan(
         report.count("unknown_house", files);
         report.notes.push(format!(
             "skipped {files} files of unknown house `{house}` (add it to HOUSE_MAP)"
+        ));
+    }
+    if refused > 0 {
+        // Neither the apartment nor the house is named: the report goes to logs and `_ops.runs`.
+        report.count("refused_erased", refused);
+        report.notes.push(format!(
+            "refused {refused} files of erased apartments (gdpr erase; `gdpr readmit` takes them \
+             in again)"
         ));
     }
     transfers.sort_by(|a, b| (a.minute, &a.apartment).cmp(&(b.minute, &b.apartment)));
