@@ -9,7 +9,7 @@ use std::time::Instant;
 use super::output::print_summary;
 use super::pipeline::write_and_report;
 use super::{LakeArgs, ModelArgs, PostgresArgs, SummaryArgs};
-use crate::config::Settings;
+use crate::config::{Settings, is_valid_apartment_id};
 use crate::error::{Error, Result};
 use crate::gdpr::erase_subject;
 use crate::gdpr::subject::Subject;
@@ -100,7 +100,19 @@ pub async fn export(settings: &Settings, args: ExportArgs) -> Result<i32> {
     ))
 }
 
+/// `apartment` as an apartment id, or the error that says why it cannot be one (an empty id
+/// would name every apartment's folder).
+fn checked_id(apartment: &str) -> Result<()> {
+    if is_valid_apartment_id(apartment) {
+        return Ok(());
+    }
+    Err(Error::config(
+        "--apartment must be an apartment id as in HOUSE_MAP: lowercase letters, digits, `-` or `_`",
+    ))
+}
+
 pub async fn erase(settings: &Settings, args: EraseArgs) -> Result<i32> {
+    checked_id(&args.apartment)?;
     if !args.yes && !args.dry_run {
         return Err(Error::config(
             "gdpr erase deletes the apartment's data for good, old versions included: add --yes \
@@ -149,6 +161,7 @@ pub async fn erase(settings: &Settings, args: EraseArgs) -> Result<i32> {
 }
 
 pub async fn readmit(settings: &Settings, args: ReadmitArgs) -> Result<i32> {
+    checked_id(&args.apartment)?;
     write_and_report(
         settings,
         "gdpr readmit",

@@ -99,7 +99,8 @@ impl Default for HouseMap {
     }
 }
 
-fn is_valid_apartment_id(id: &str) -> bool {
+/// Whether `id` can be an apartment id: lowercase letters, digits, `-` or `_`.
+pub fn is_valid_apartment_id(id: &str) -> bool {
     !id.is_empty()
         && id
             .chars()

@@ -9,7 +9,7 @@ use chrono_tz::Tz;
 mod house_map;
 mod sources;
 
-pub use house_map::{HouseEntry, HouseMap, parse_timezone};
+pub use house_map::{HouseEntry, HouseMap, is_valid_apartment_id, parse_timezone};
 pub use sources::{ReferenceSource, SftpSettings, SftpTarget, WeatherSource, parse_weather_sites};
 
 /// A setting that cannot be used as given; the message names the variable and the value.

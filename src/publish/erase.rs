@@ -1,13 +1,14 @@
 //! An apartment out of PostgreSQL (`gdpr erase`): its rows of every table of schema `gold` that
 //! has an apartment column (found in the catalog, so the row-level-security maps the deployer
 //! fills are covered too), deleted in one transaction under the publish lock: readers see all of
-//! them or none of them gone, and no publish runs in between.
+//! them or none of them gone, and no publish runs in between. The staging schema, where a killed
+//! publish may have left whole copies of tables, is emptied in the same transaction.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use super::run::ADVISORY_LOCK;
+use super::run::{ADVISORY_LOCK, RESET_STAGING};
 use super::sql::ident;
 use super::{Result, Server};
 
@@ -52,6 +53,13 @@ pub async fn erase_apartment(
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
+    if !dry_run {
+        // A publish killed after staging left whole copies of the tables there.
+        transaction
+            .batch_execute(RESET_STAGING)
+            .await
+            .map_err(failed("emptying the staging schema"))?;
+    }
     let mut erased = Vec::new();
     for table in referencing_first(columns.keys().cloned().collect(), &references) {
         let column = &columns[&table];

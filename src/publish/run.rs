@@ -32,7 +32,7 @@ use crate::ops::report::StepReport;
 /// Serialises publishes to one database (a second one waits).
 pub(super) const ADVISORY_LOCK: i64 = 0x6461_7461_6379_636c;
 
-const RESET_STAGING: &str = include_str!("../../queries/publish/reset_staging.sql");
+pub(super) const RESET_STAGING: &str = include_str!("../../queries/publish/reset_staging.sql");
 
 /// Publish gold to `server` (`full`: every table whole).
 pub async fn publish(

@@ -294,10 +294,12 @@ async fn erase_jimmy(env: &TestEnv, store: &dyn ObjectStore, prefix: &StorePath)
     let marks = Marks::jimmy(key);
     let before = marks.scan(store, prefix).await;
     let jimmys = held(&before);
-    assert!(
-        jimmys.iter().any(|f| f.contains("/landing/")) && jimmys.len() > 5,
-        "too few files of jimmy to test with: {jimmys:?}"
-    );
+    for layer in ["/landing/", "/bronze/ref_buildings/", "/gold/"] {
+        assert!(
+            jimmys.iter().any(|f| f.contains(layer)),
+            "no file of jimmy under {layer} to test with: {jimmys:?}"
+        );
+    }
     let jeremie_events = value(
         env,
         "SELECT count(*) FROM silver.sensor_events WHERE apartment = 'jeremie'",
@@ -379,6 +381,28 @@ async fn erase_jimmy(env: &TestEnv, store: &dyn ObjectStore, prefix: &StorePath)
         ),
         jeremie_events
     );
+
+    // The Delta logs left never spell out the house name (the residents' names).
+    let logs: Vec<_> = store.list(Some(prefix)).try_collect().await.unwrap();
+    for log in logs
+        .iter()
+        .filter(|o| o.location.as_ref().contains("/_delta_log/"))
+    {
+        let text = store
+            .get(&log.location)
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        assert!(
+            !String::from_utf8_lossy(&text)
+                .to_lowercase()
+                .contains(&marks.house.to_lowercase()),
+            "{} names the house",
+            log.location
+        );
+    }
 
     // Versions that held his rows are gone with their log: not even aggregates of them remain.
     let old = env
