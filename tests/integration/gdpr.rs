@@ -270,6 +270,29 @@ impl Marks {
     }
 }
 
+/// Assert that no object of `objects` in `store` contains `word`, ignoring case.
+async fn assert_none_names(
+    store: &dyn ObjectStore,
+    objects: impl IntoIterator<Item = object_store::ObjectMeta>,
+    word: &str,
+) {
+    for object in objects {
+        let bytes = store
+            .get(&object.location)
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        let text = String::from_utf8_lossy(&bytes).to_lowercase();
+        assert!(
+            !text.contains(&word.to_lowercase()),
+            "{} names {word}",
+            object.location
+        );
+    }
+}
+
 /// The first value of a one-value query through the binary (any lake, local or S3).
 fn value(env: &TestEnv, sql: &str) -> String {
     let out = env.run(&["sql", "-c", sql, "--format", "csv"]);
@@ -384,25 +407,10 @@ async fn erase_jimmy(env: &TestEnv, store: &dyn ObjectStore, prefix: &StorePath)
 
     // The Delta logs left never spell out the house name (the residents' names).
     let logs: Vec<_> = store.list(Some(prefix)).try_collect().await.unwrap();
-    for log in logs
-        .iter()
-        .filter(|o| o.location.as_ref().contains("/_delta_log/"))
-    {
-        let text = store
-            .get(&log.location)
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
-        assert!(
-            !String::from_utf8_lossy(&text)
-                .to_lowercase()
-                .contains(&marks.house.to_lowercase()),
-            "{} names the house",
-            log.location
-        );
-    }
+    let logs = logs
+        .into_iter()
+        .filter(|o| o.location.as_ref().contains("/_delta_log/"));
+    assert_none_names(store, logs, marks.house).await;
 
     // Versions that held his rows are gone with their log: not even aggregates of them remain.
     let old = env
@@ -465,22 +473,7 @@ async fn refused_and_audited(
         .try_collect()
         .await
         .unwrap();
-    for doc in state {
-        let text = store
-            .get(&doc.location)
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
-        assert!(
-            !String::from_utf8_lossy(&text)
-                .to_lowercase()
-                .contains("jimmy"),
-            "{} names jimmy",
-            doc.location
-        );
-    }
+    assert_none_names(store, state, marks.apartment).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
