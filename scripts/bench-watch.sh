@@ -84,7 +84,7 @@ windows = ["tick", "weather", "reference", "benchmark", "predict", "maintenance"
 json.dump({"windows": {w: done for w in windows}}, open(sys.argv[1], "w"))
 PY
 until=$(date -u -d "+$LONG_SECONDS seconds" +%Y-%m-%dT%H:%M:%SZ)
-LOG_FORMAT=json LOG_LEVEL=info "$BIN" watch --tick-seconds 10 --until "$until" --format json \
+LOG_FORMAT=json LOG_LEVEL=debug "$BIN" watch --tick-seconds 10 --until "$until" --format json \
   >"$WORK/long.json" 2>"$WORK/long.log" &
 watcher=$!
 while kill -0 "$watcher" 2>/dev/null; do
@@ -93,20 +93,35 @@ while kill -0 "$watcher" 2>/dev/null; do
 done
 wait "$watcher"
 python3 - "$WORK/long.log" <<'PY'
-import json, sys
-ticks = []
+import json, statistics, sys
+ticks = []  # (seconds, rows, {step: seconds})
+steps = {}
 for line in open(sys.argv[1]):
     try:
         event = json.loads(line)
     except ValueError:
         continue
     fields = event.get("fields", event)
-    if fields.get("window") == "tick" and "steps" in fields:
-        ticks.append((fields["seconds"], fields["rows"]))
-work = sorted(s for s, rows in ticks[1:] if rows > 0)
-idle = sorted(s for s, rows in ticks[1:] if rows == 0)
-fmt = lambda xs: " ".join("%.2f" % x for x in xs)
+    if fields.get("window") != "tick":
+        continue
+    if "step" in fields and "seconds" in fields:
+        steps[fields["step"]] = steps.get(fields["step"], 0) + fields["seconds"]
+    elif "steps" in fields:
+        ticks.append((fields["seconds"], fields["rows"], steps))
+        steps = {}
+work = [t for t in ticks[1:] if t[1] > 0]
+idle = [t for t in ticks[1:] if t[1] == 0]
+fmt = lambda xs: " ".join("%.2f" % x for x in sorted(xs))
 print("long-running watch: first tick %.2f s (opens the session)" % ticks[0][0])
-print("  ticks with new files (s): " + fmt(work))
-print("  no-op ticks (s): " + fmt(idle))
+print("  ticks with new files (s): " + fmt(t[0] for t in work))
+print("  no-op ticks (s): " + fmt(t[0] for t in idle))
+# Where a tick with new files spends its time: the median of each step (gold builds several
+# tables at once, so the steps add up to more than the tick).
+names = sorted({n for t in work for n in t[2]}, key=lambda n: -statistics.median(t[2].get(n, 0) for t in work))
+for name in names:
+    print("    %-34s median %.3f s" % (name, statistics.median(t[2].get(name, 0) for t in work)))
+if work:
+    slowest = max(work)
+    print("  the slowest tick with new files (%.2f s), its slowest steps: %s" % (slowest[0], ", ".join(
+        "%s %.2f s" % kv for kv in sorted(slowest[2].items(), key=lambda kv: -kv[1])[:5])))
 PY

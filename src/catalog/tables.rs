@@ -109,8 +109,10 @@ pub struct Daily {
     pub input_date: &'static str,
     /// The output's partition column: `date_key` (INT `YYYYMMDD`) or a DATE column.
     pub partition: Partition,
-    /// Days before and after a computed day that its rows depend on.
-    pub context_days: (u64, u64),
+    /// The input days a computed day's rows are made from, as offsets from that day (`-1`: the
+    /// day before). Only these days are read: the week-back lag of the energy features reads
+    /// the day a week earlier, not the six days between.
+    pub context_days: &'static [i64],
     /// Other tables whose change recomputes every day.
     pub depends_on: &'static [(Layer, &'static str)],
 }
@@ -152,7 +154,7 @@ const DEVICE_DAYS_PARTITIONS: &[(Layer, &str)] = &[(Layer::Silver, "device_days"
 
 const fn sensor_fact(
     query: QueryFile,
-    context_days: (u64, u64),
+    context_days: &'static [i64],
     primary_key: &'static [&'static str],
 ) -> GoldTable {
     GoldTable {
@@ -168,7 +170,9 @@ const fn sensor_fact(
     }
 }
 
-/// Every gold table in build order: a table comes after the tables it reads.
+/// Every gold table in build order: a table comes after the tables it reads. Consecutive tables
+/// that read none of each other are built together (`gold_stages`), so the cheap and the
+/// expensive ones are mixed.
 pub const GOLD: &[GoldTable] = &[
     whole(q::DIM_TARIFF, &["provider", "year"]),
     whole(q::DIM_WEATHER_SITE, &["site_key"]),
@@ -179,7 +183,7 @@ pub const GOLD: &[GoldTable] = &[
             input: (Layer::Silver, "weather_forecasts"),
             input_date: "prediction_date",
             partition: Partition::Date("prediction_date"),
-            context_days: (0, 0),
+            context_days: &[0],
             depends_on: &[],
         }),
     },
@@ -192,18 +196,20 @@ pub const GOLD: &[GoldTable] = &[
     whole_by_partitions(q::DIM_DATETIME, &["datetime_key"], DEVICE_DAYS_PARTITIONS),
     sensor_fact(
         q::FACT_ENERGY_MINUTE,
-        (1, 0),
+        &[-1, 0],
         &["datetime_key", "device_key"],
     ),
     sensor_fact(
         q::FACT_ENVIRONMENT_MINUTE,
-        (0, 0),
+        &[0],
         &["datetime_key", "room_key"],
     ),
+    sensor_fact(q::FACT_PRESENCE_MINUTE, &[0], &["datetime_key", "room_key"]),
+    // Machine-learning features (SPEC §7): lag-1 and the same slot yesterday look a day back.
     sensor_fact(
-        q::FACT_PRESENCE_MINUTE,
-        (0, 0),
-        &["datetime_key", "room_key"],
+        q::ML_OCCUPANCY_FEATURES,
+        &[-1, 0],
+        &["apartment", "room", "slot_ts"],
     ),
     GoldTable {
         query: q::FACT_DEVICE_HEALTH_DAY,
@@ -212,16 +218,10 @@ pub const GOLD: &[GoldTable] = &[
             input: (Layer::Silver, "device_days"),
             input_date: "date",
             partition: Partition::DateKey,
-            context_days: (1, 1),
+            context_days: &[-1, 0, 1],
             depends_on: &[(Layer::Silver, "sensor_errors")],
         }),
     },
-    // Machine-learning features (SPEC §7): lag-1 and the same slot yesterday look a day back.
-    sensor_fact(
-        q::ML_OCCUPANCY_FEATURES,
-        (1, 0),
-        &["apartment", "room", "slot_ts"],
-    ),
     // Lags up to a week back; weather from the best forecast of each hour.
     GoldTable {
         query: q::ML_ENERGY_FEATURES,
@@ -230,7 +230,7 @@ pub const GOLD: &[GoldTable] = &[
             input: (Layer::Silver, "sensor_events"),
             input_date: "date",
             partition: Partition::DateKey,
-            context_days: (7, 0),
+            context_days: &[-7, -1, 0],
             depends_on: &[(Layer::Gold, "weather_best_forecast")],
         }),
     },
@@ -245,6 +245,53 @@ impl GoldTable {
     pub fn table(&self) -> TableRef {
         TableRef::gold(self.name())
     }
+
+    /// Whether this table's query reads `other`: names it (in its own SQL or in a query file it
+    /// includes with `query_file`) or declares it among its inputs. Reading itself (a dimension
+    /// keeping its keys) does not count.
+    pub fn reads(&self, other: &GoldTable) -> bool {
+        if self.name() == other.name() {
+            return false;
+        }
+        let declared = match self.kind {
+            Kind::Daily(daily) => daily.depends_on.contains(&(Layer::Gold, other.name())),
+            Kind::Whole(_) => false,
+        };
+        declared || names_table(self.query, &format!("gold.{}", other.name()), 0)
+    }
+}
+
+/// Whether `query`, or a query file it includes (to a depth of 4), names `table` (a whole word:
+/// `gold.dim_date` is not in `gold.dim_datetime`).
+fn names_table(query: QueryFile, table: &str, depth: usize) -> bool {
+    let whole_word = query.sql.match_indices(table).any(|(at, _)| {
+        let next = query.sql[at + table.len()..].chars().next();
+        !next.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+    });
+    whole_word
+        || depth < 4
+            && q::all()
+                .filter(|file| query.sql.contains(&format!("query_file('{}')", file.path)))
+                .any(|file| names_table(file, table, depth + 1))
+}
+
+/// `GOLD` in build stages: runs of consecutive tables none of which reads another of the same
+/// run, so a stage's tables may be built at the same time; a table that reads one of the run
+/// starts the next stage.
+pub fn gold_stages() -> Vec<&'static [GoldTable]> {
+    let mut stages = Vec::new();
+    let mut start = 0;
+    for (index, table) in GOLD.iter().enumerate() {
+        if GOLD[start..index]
+            .iter()
+            .any(|earlier| table.reads(earlier))
+        {
+            stages.push(&GOLD[start..index]);
+            start = index;
+        }
+    }
+    stages.push(&GOLD[start..]);
+    stages
 }
 
 /// A gold table written by `ml` rather than by a query, partitioned by `target`.
@@ -306,6 +353,47 @@ mod tests {
 
     fn read(path: &str) -> String {
         std::fs::read_to_string(format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    }
+
+    /// What a table reads is found in its SQL and in the query files it includes, and a table
+    /// that reads another is built in a later stage.
+    #[test]
+    fn a_table_is_built_in_a_stage_after_the_tables_it_reads() {
+        let table = |name: &str| GOLD.iter().find(|t| t.name() == name).unwrap();
+        let reads = [
+            ("weather_best_forecast", "fact_weather_hour"), // its own SQL
+            ("dim_date", "fact_weather_hour"),              // through gold/data_range.sql
+            ("ml_energy_features", "weather_best_forecast"), // declared, and ml/home_weather.sql
+            ("fact_device_health_day", "dim_device"),
+        ];
+        let stages = gold_stages();
+        let stage_of = |name: &str| {
+            stages
+                .iter()
+                .position(|s| s.iter().any(|t| t.name() == name))
+        };
+        for (reader, read) in reads {
+            assert!(table(reader).reads(table(read)), "{reader} reads {read}");
+            assert!(
+                stage_of(reader) > stage_of(read),
+                "{reader} is built after {read}"
+            );
+        }
+        assert!(!table("dim_date").reads(table("dim_datetime")));
+        assert!(!table("dim_datetime").reads(table("dim_date")));
+        assert!(!table("dim_apartment").reads(table("dim_apartment")));
+        assert_eq!(stages.iter().map(|s| s.len()).sum::<usize>(), GOLD.len());
+        for stage in &stages {
+            for (a, b) in stage.iter().flat_map(|a| stage.iter().map(move |b| (a, b))) {
+                assert!(
+                    !a.reads(b),
+                    "{} reads {} of its own stage",
+                    a.name(),
+                    b.name()
+                );
+            }
+        }
+        assert!(stages.iter().any(|s| s.len() > 4), "stages: {stages:?}");
     }
 
     /// The declarations are what the docs and PostgreSQL's comments describe: every gold table

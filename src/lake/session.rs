@@ -12,6 +12,7 @@ use datafusion::execution::context::SessionContext;
 use datafusion::prelude::SessionConfig;
 use datafusion::sql::parser::{DFParser, Statement};
 use deltalake::delta_datafusion::planner::DeltaPlanner;
+use futures::{StreamExt, TryStreamExt, stream};
 
 use super::table::{DeltaTable, Layer, TableRef, table_id};
 use super::time_travel::{AsOf, Snapshot, TABLE_AT, TableAt};
@@ -26,6 +27,13 @@ pub struct Registered {
     pub version: u64,
 }
 
+/// The Delta handle of one table (`None`: not loaded, or gone).
+type HandleSlot = Arc<tokio::sync::Mutex<Option<DeltaTable>>>;
+
+/// How many tables a session loads or refreshes at once: each is a few small reads of its log,
+/// which overlap (on S3 each is a round trip).
+const TABLES_AT_ONCE: usize = 8;
+
 /// A session with the lake's tables registered.
 #[derive(Clone)]
 pub struct LakeSession {
@@ -34,8 +42,9 @@ pub struct LakeSession {
     /// The table (Delta metadata id) and version each lake table is registered at.
     versions: Arc<std::sync::Mutex<std::collections::HashMap<TableRef, Registered>>>,
     /// The Delta handle each table was registered from: a refresh reads only the commits since
-    /// (a session that lives long, as `watch`'s does, never reloads a table whole).
-    handles: Arc<tokio::sync::Mutex<std::collections::HashMap<TableRef, deltalake::DeltaTable>>>,
+    /// (a session that lives long, as `watch`'s does, never reloads a table whole). One lock per
+    /// table, so that tables are refreshed at the same time and one table's refreshes in turn.
+    handles: Arc<std::sync::Mutex<std::collections::HashMap<TableRef, HandleSlot>>>,
     /// The snapshots `table_at(...)` serves.
     table_at: Arc<TableAt>,
 }
@@ -95,9 +104,7 @@ impl LakeSession {
             handles: Default::default(),
             table_at,
         };
-        for table in tables {
-            session.refresh(table).await?;
-        }
+        session.refresh_each(tables).await?;
         Ok(session)
     }
 
@@ -112,8 +119,9 @@ impl LakeSession {
     /// (Re-)register `table` at its latest version; a table that does not exist yet is removed.
     pub async fn refresh(&self, table: &TableRef) -> Result<()> {
         let reference = table_reference(table);
-        let mut handles = self.handles.lock().await;
-        let updated = match handles.remove(table) {
+        let slot = self.slot(table);
+        let mut handle = slot.lock().await;
+        let updated = match handle.take() {
             Some(mut handle) => match handle.load().await {
                 Ok(()) => Some(handle),
                 // Deleted, or replaced by a table with fewer versions: open it afresh.
@@ -138,8 +146,30 @@ impl LakeSession {
             self.ctx.register_table(reference, provider)?;
             self.registered_versions().insert(table.clone(), registered);
         }
-        handles.insert(table.clone(), delta);
+        *handle = Some(delta);
         Ok(())
+    }
+
+    /// Refresh `tables`, several at once.
+    async fn refresh_each(&self, tables: &[TableRef]) -> Result<()> {
+        stream::iter(tables)
+            .map(|table| self.refresh(table))
+            .buffer_unordered(TABLES_AT_ONCE)
+            .try_collect::<()>()
+            .await
+    }
+
+    /// The handle slot of `table`.
+    fn slot(&self, table: &TableRef) -> HandleSlot {
+        let mut handles = self.handles.lock().unwrap_or_else(|p| p.into_inner());
+        handles.entry(table.clone()).or_default().clone()
+    }
+
+    /// `table` at its latest version, registered at it: the session's handle brought up to date
+    /// (only the commits since its last refresh are read), not the table opened anew.
+    pub async fn current(&self, table: &TableRef) -> Result<Option<DeltaTable>> {
+        self.refresh(table).await?;
+        Ok(self.handle(table).await)
     }
 
     /// Bring every table to its latest version, register tables created since and drop those
@@ -152,10 +182,7 @@ impl LakeSession {
                 tables.push(table);
             }
         }
-        for table in &tables {
-            self.refresh(table).await?;
-        }
-        Ok(())
+        self.refresh_each(&tables).await
     }
 
     /// Register every table of the session as it was `as_of`. A table that had no such version
@@ -176,11 +203,11 @@ impl LakeSession {
                         version: handle.version().unwrap_or(0),
                     };
                     self.registered_versions().insert(table.clone(), registered);
-                    self.handles.lock().await.insert(table, handle);
+                    *self.slot(&table).lock().await = Some(handle);
                 }
                 None => {
                     self.registered_versions().remove(&table);
-                    self.handles.lock().await.remove(&table);
+                    *self.slot(&table).lock().await = None;
                     left_out.push(table);
                 }
             }
@@ -250,7 +277,7 @@ impl LakeSession {
 
     /// The Delta handle `table` is registered from (at the session's version of it).
     pub async fn handle(&self, table: &TableRef) -> Option<DeltaTable> {
-        self.handles.lock().await.get(table).cloned()
+        self.slot(table).lock().await.clone()
     }
 
     fn registered_versions(

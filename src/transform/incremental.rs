@@ -111,12 +111,12 @@ async fn build_derivation(
     let output = derivation.output();
     let mut report = StepReport::new(output.to_string());
     let lake = session.lake();
-    let Some(input) = lake.open_table(&derivation.input()).await? else {
+    let Some(input) = session.current(&derivation.input()).await? else {
         report.notes.push(format!("no {} yet", derivation.input()));
         return Ok(report.finish(started));
     };
     let input_version = input.version().unwrap_or(0);
-    let existing = lake.open_table(&output).await?;
+    let existing = session.current(&output).await?;
     let app_id = derivation.app_id();
     let consumed = match &existing {
         Some(table) => lake.app_version(table, &app_id).await?,
@@ -129,7 +129,6 @@ async fn build_derivation(
         ));
         return Ok(report.finish(started));
     }
-    session.refresh(&derivation.input()).await?;
 
     let incremental = match (full, consumed) {
         (false, Some(consumed)) => derivation.changes(&input, consumed.max(0) as u64).await?,

@@ -10,7 +10,8 @@
 //!   around for the edges of the observed window) reads those days too, and a changed day also
 //!   recomputes the days that look at it. The application id carries a fingerprint of the query,
 //!   the reference data and the other inputs: when one of them changes, everything is
-//!   recomputed.
+//!   recomputed. Consecutive facts that read none of each other (`tables::gold_stages`) are
+//!   built a few at a time in an incremental build.
 //!
 //! Surrogate keys come from `surrogate_key(natural key)` (see `keys`), so facts never join a
 //! dimension to find a key and a member's key never changes.
@@ -18,10 +19,11 @@
 use std::collections::BTreeSet;
 
 use async_trait::async_trait;
-use chrono::{Days, NaiveDate};
+use chrono::{NaiveDate, TimeDelta};
 use datafusion::arrow::datatypes::{DataType, Field};
 use datafusion::logical_expr::{Expr, col, lit};
 use deltalake::DeltaTable;
+use futures::{StreamExt, TryStreamExt, stream};
 use sha2::{Digest, Sha256};
 
 mod whole;
@@ -31,7 +33,7 @@ use super::{Result, TransformError};
 use crate::catalog::keys;
 use crate::catalog::queries::{self as q, QueryFile};
 use crate::catalog::reference::REFERENCES;
-use crate::catalog::tables::{Daily, GOLD, GoldTable, Kind, Partition};
+use crate::catalog::tables::{Daily, GOLD, GoldTable, Kind, Partition, gold_stages};
 use crate::config::Settings;
 use crate::lake::partitions::{PartitionSet, date_runs, partitions_of_files, partitions_of_table};
 use crate::lake::{
@@ -40,6 +42,11 @@ use crate::lake::{
 };
 use crate::ops::report::StepReport;
 use whole::WholeTables;
+
+/// How many tables of a stage an incremental build computes at once: a tick's tables are small
+/// and spend much of their time waiting on the store (log reads, commits), which overlaps. A
+/// full build computes one at a time, so that its memory stays that of the largest table.
+const TABLES_AT_ONCE: usize = 4;
 
 /// Bring every gold table up to date (`full`: recompute every day of every fact).
 pub async fn build(
@@ -50,26 +57,55 @@ pub async fn build(
 ) -> Result<Vec<StepReport>> {
     create_missing_inputs(session).await?;
     let context = context_fingerprint(session).await?;
-    let mut whole = WholeTables::load(session, settings, &context).await?;
+    let whole = WholeTables::load(session, settings, &context).await?;
     let mut reports = Vec::with_capacity(GOLD.len());
-    for table in GOLD {
+    let build = GoldBuild {
+        session,
+        settings,
+        lease,
+        whole: &whole,
+        context: &context,
+        full,
+    };
+    let at_once = if full { 1 } else { TABLES_AT_ONCE };
+    for stage in gold_stages() {
         lease.check().await?;
-        let report = match table.kind {
-            Kind::Whole(_) => whole
-                .build(session, lease, table, full)
-                .await
-                .map_err(|e| e.building(table.table()))?,
-            Kind::Daily(daily) => {
-                let fact = DailyFact::new(session, table, daily, &context)
-                    .await
-                    .map_err(|e| e.building(table.table()))?;
-                incremental::build(&fact, session, settings, lease, full).await?
-            }
-        };
-        reports.push(report);
+        let tables = stage.iter().map(|table| build.table(table));
+        let built: Vec<StepReport> = stream::iter(tables).buffered(at_once).try_collect().await?;
+        reports.extend(built);
     }
     whole.save(session.lake()).await?;
     Ok(reports)
+}
+
+/// What every table of one gold build shares.
+struct GoldBuild<'a> {
+    session: &'a LakeSession,
+    settings: &'a Settings,
+    lease: &'a WriterLease,
+    whole: &'a WholeTables,
+    context: &'a str,
+    full: bool,
+}
+
+impl GoldBuild<'_> {
+    /// Bring one table up to date; a failure names it.
+    async fn table(&self, table: &GoldTable) -> Result<StepReport> {
+        let (session, lease, full) = (self.session, self.lease, self.full);
+        match table.kind {
+            Kind::Whole(_) => self
+                .whole
+                .build(session, lease, table, full)
+                .await
+                .map_err(|e| e.building(table.table())),
+            Kind::Daily(daily) => {
+                let fact = DailyFact::new(session, table, daily, self.context)
+                    .await
+                    .map_err(|e| e.building(table.table()))?;
+                incremental::build(&fact, session, self.settings, lease, full).await
+            }
+        }
+    }
 }
 
 /// Register empty stand-ins for optional inputs the lake does not have (`gold/inputs.sql`).
@@ -123,8 +159,7 @@ impl DailyFact {
         for (layer, name) in daily.depends_on {
             let dependency = TableRef::new(*layer, *name);
             let version = session
-                .lake()
-                .open_table(&dependency)
+                .current(&dependency)
                 .await?
                 .and_then(|t| t.version());
             hash.update(format!("{dependency}@{version:?}").as_bytes());
@@ -177,6 +212,11 @@ impl DailyFact {
     }
 }
 
+/// `day` moved by each of `offsets` days (the ones that stay within the calendar).
+fn shifted(day: NaiveDate, offsets: impl Iterator<Item = i64>) -> impl Iterator<Item = NaiveDate> {
+    offsets.filter_map(move |offset| day.checked_add_signed(TimeDelta::days(offset)))
+}
+
 #[async_trait]
 impl Derivation for DailyFact {
     fn input(&self) -> TableRef {
@@ -201,8 +241,8 @@ impl Derivation for DailyFact {
         Ok(changed_files_since(input, consumed, Retention::Ignore).await?)
     }
 
-    /// The changed input days, and the days within `context_days` of them that look at them,
-    /// among the days the input has.
+    /// The days whose rows read a changed input day (the changed days shifted back by each
+    /// context offset), among the days the input has.
     async fn touched(
         &self,
         _session: &LakeSession,
@@ -212,14 +252,9 @@ impl Derivation for DailyFact {
         let field = self.input_date_field();
         let changed = self.input_dates(&partitions_of_files(&files, std::slice::from_ref(&field)));
         let present = self.input_dates(&partitions_of_table(input, &[field])?);
-        let (before, after) = self.daily.context_days;
-        let dirty = changed.iter().flat_map(|day| {
-            // A day that reads `before` days back is affected by a change up to `before` days
-            // earlier, and vice versa.
-            let first = day.checked_sub_days(Days::new(after)).unwrap_or(*day);
-            let last = day.checked_add_days(Days::new(before)).unwrap_or(*day);
-            first.iter_days().take_while(move |d| *d <= last)
-        });
+        let dirty = changed
+            .iter()
+            .flat_map(|day| shifted(*day, self.daily.context_days.iter().map(|o| -o)));
         Ok(self.to_output(dirty.filter(|d| present.contains(d))))
     }
 
@@ -228,21 +263,21 @@ impl Derivation for DailyFact {
         Ok(self.to_output(dates))
     }
 
-    /// The input days of the chunk's days and their context.
+    /// The input days the chunk's days read (their context offsets), as date ranges.
     fn input_filter(&self, chunk: &PartitionSet) -> Option<Expr> {
-        let (before, after) = self.daily.context_days;
-        let date = |d: NaiveDate| lit(PartitionValue::Date(d).scalar_value());
-        let windows = date_runs(&self.output_dates(chunk))
+        let days: BTreeSet<NaiveDate> = self
+            .output_dates(chunk)
             .into_iter()
-            .map(|(first, last)| {
-                let low = first.checked_sub_days(Days::new(before)).unwrap_or(first);
-                let high = last.checked_add_days(Days::new(after)).unwrap_or(last);
-                let column = col(self.daily.input_date);
-                column
-                    .clone()
-                    .gt_eq(date(low))
-                    .and(column.lt_eq(date(high)))
-            });
+            .flat_map(|day| shifted(day, self.daily.context_days.iter().copied()))
+            .collect();
+        let date = |d: NaiveDate| lit(PartitionValue::Date(d).scalar_value());
+        let windows = date_runs(&days).into_iter().map(|(first, last)| {
+            let column = col(self.daily.input_date);
+            column
+                .clone()
+                .gt_eq(date(first))
+                .and(column.lt_eq(date(last)))
+        });
         Some(windows.reduce(Expr::or).unwrap_or(lit(false)))
     }
 }

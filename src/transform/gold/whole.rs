@@ -12,7 +12,7 @@
 //! recomputation; `--full` always recomputes.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use datafusion::arrow::datatypes::Field;
@@ -44,14 +44,15 @@ struct Computed {
 }
 
 /// The whole tables of one gold build and what each was last computed from.
+/// Several are built at the same time (`gold_stages`), hence the locks.
 pub(super) struct WholeTables {
     /// Reference data and settings, shared by every table's fingerprint.
     context: String,
-    recorded: BTreeMap<String, Computed>,
-    changed: bool,
+    /// What each table was computed from, and whether that changed in this build.
+    recorded: Mutex<(BTreeMap<String, Computed>, bool)>,
     /// Partition columns and partition set of each declared input, read once per build (the
     /// inputs do not change while gold is built).
-    partitions: BTreeMap<TableRef, Option<Partitions>>,
+    partitions: Mutex<BTreeMap<TableRef, Option<Partitions>>>,
 }
 
 /// The partition columns of a table and, as text, which partitions it has.
@@ -80,23 +81,23 @@ impl WholeTables {
         );
         Ok(Self {
             context,
-            recorded,
-            changed: false,
-            partitions: BTreeMap::new(),
+            recorded: Mutex::new((recorded, false)),
+            partitions: Mutex::default(),
         })
     }
 
     /// Save what was computed (nothing when nothing was).
     pub(super) async fn save(&self, lake: &Lake) -> Result<()> {
-        if self.changed {
-            state::save(lake, STATE, &self.recorded).await?;
+        let (recorded, changed) = self.recorded().clone();
+        if changed {
+            state::save(lake, STATE, &recorded).await?;
         }
         Ok(())
     }
 
     /// Bring `table` up to date (`full`: compute it whatever its inputs).
     pub(super) async fn build(
-        &mut self,
+        &self,
         session: &LakeSession,
         lease: &WriterLease,
         table: &GoldTable,
@@ -105,20 +106,21 @@ impl WholeTables {
         let started = Instant::now();
         let output = table.table();
         let mut report = StepReport::new(output.to_string());
+        // Brought up to date before the plan is made, which reads what is registered.
+        let existing = session.current(&output).await?;
         let plan = plan_query(session, &table.query).await?;
         let inputs = self.fingerprint(session, table, &plan).await?;
         let lake = session.lake();
         let app_id = output.app_id();
-        let existing = lake.open_table(&output).await?;
         let current = match &existing {
             Some(existing) => lake.app_version(existing, &app_id).await?,
             None => None,
         };
-        let last = self.recorded.get(table.name());
+        let last = self.recorded().0.get(table.name()).cloned();
         if !full
             && let Some(content) = current
             && last
-                == Some(&Computed {
+                == Some(Computed {
                     inputs: inputs.clone(),
                     content,
                 })
@@ -138,16 +140,18 @@ impl WholeTables {
         )
         .await?;
         if let Some(content) = content {
-            self.recorded
+            let mut recorded = self.recorded();
+            recorded
+                .0
                 .insert(table.name().to_string(), Computed { inputs, content });
-            self.changed = true;
+            recorded.1 = true;
         }
         Ok(report.finish(started))
     }
 
     /// The fingerprint of everything `table`'s rows depend on.
     async fn fingerprint(
-        &mut self,
+        &self,
         session: &LakeSession,
         table: &GoldTable,
         plan: &LogicalPlan,
@@ -187,30 +191,37 @@ impl WholeTables {
 
     /// [`partitions`] of `table`, read on first use.
     async fn partitions_of(
-        &mut self,
+        &self,
         session: &LakeSession,
         table: &TableRef,
     ) -> Result<Option<Partitions>> {
-        if let Some(known) = self.partitions.get(table) {
-            return Ok(known.clone());
+        let known = self.lock_partitions().get(table).cloned();
+        if let Some(known) = known {
+            return Ok(known);
         }
+        // Two tables of a stage may read the same input's partitions at once: the same result.
         let found = partitions(session, table).await?;
-        self.partitions.insert(table.clone(), found.clone());
+        self.lock_partitions().insert(table.clone(), found.clone());
         Ok(found)
+    }
+
+    fn recorded(&self) -> MutexGuard<'_, (BTreeMap<String, Computed>, bool)> {
+        self.recorded.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn lock_partitions(&self) -> MutexGuard<'_, BTreeMap<TableRef, Option<Partitions>>> {
+        self.partitions.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
-/// The partition columns and partitions of `table`, when it is partitioned and the lake's latest
-/// version is the one the session reads; else `None`.
+/// The partition columns and partitions of `table` at the version the session reads, when it is
+/// partitioned; else `None`.
 async fn partitions(session: &LakeSession, table: &TableRef) -> Result<Option<Partitions>> {
-    let Some(delta) = session.lake().open_table(table).await? else {
+    let Some(delta) = session.handle(table).await else {
         return Ok(None);
     };
-    let same_version = session
-        .registered(table)
-        .is_some_and(|r| Some(r.version) == delta.version());
     let columns = partition_columns(&delta);
-    if !same_version || columns.is_empty() {
+    if columns.is_empty() {
         return Ok(None);
     }
     let frame = session.ctx().table(table_reference(table)).await?;
