@@ -17,16 +17,8 @@ BIN=${BIN:-${CARGO_TARGET_DIR:-target}/release/datacycle}
 [[ -x "$BIN" ]] || cargo build --release --bins >&2
 command -v /usr/bin/time >/dev/null || { echo "needs GNU time (apt-get install time)" >&2; exit 1; }
 
-WORK=$(mktemp -d -t datacycle-bench-compact.XXXXXX)
-CREATED="$WORK/created.txt"
-: >"$CREATED"
-trap 'xargs -d "\n" -r rm -f <"$CREATED"; rm -rf "$WORK"' EXIT
-cp -a "$LAKE_SRC" "$WORK/lake"
-export ENV_FILE=/dev/null NO_PROGRESS=1 LOG_LEVEL=warn LAKE_URL="$WORK/lake" SMB_PATH="$SHARE"
-if [[ -f "$SHARE/../sources.env" ]]; then
-  HOUSE_MAP=$(grep '^HOUSE_MAP=' "$SHARE/../sources.env" | cut -d= -f2-)
-  export HOUSE_MAP
-fi
+# shellcheck source=scripts/lib/bench-lake.sh
+source scripts/lib/bench-lake.sh
 
 seconds_of() {
   local started

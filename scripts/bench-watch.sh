@@ -15,17 +15,8 @@ TICKS=${TICKS:-5}
 BIN=${BIN:-${CARGO_TARGET_DIR:-target}/release/datacycle}
 [[ -x "$BIN" ]] || cargo build --release --bins >&2
 
-WORK=$(mktemp -d -t datacycle-bench-watch.XXXXXX)
-CREATED="$WORK/created.txt"
-: >"$CREATED"
-trap 'xargs -d "\n" -r rm -f <"$CREATED"; rm -rf "$WORK"' EXIT
-cp -a "$LAKE_SRC" "$WORK/lake"
-export ENV_FILE=/dev/null NO_PROGRESS=1 LOG_LEVEL=warn LAKE_URL="$WORK/lake" SMB_PATH="$SHARE"
-# A generated set names its apartments next to the share.
-if [[ -f "$SHARE/../sources.env" ]]; then
-  HOUSE_MAP=$(grep '^HOUSE_MAP=' "$SHARE/../sources.env" | cut -d= -f2-)
-  export HOUSE_MAP
-fi
+# shellcheck source=scripts/lib/bench-lake.sh
+source scripts/lib/bench-lake.sh
 
 # The simulated now: the minute after the newest file of the share.
 next_minute() {
