@@ -130,8 +130,11 @@ impl LakeSession {
             None => self.lake.open_table(table).await?,
         };
         let Some(delta) = updated else {
-            self.ctx.deregister_table(reference)?;
-            self.registered_versions().remove(table);
+            // Only a table registered from the lake is dropped: an empty stand-in a step
+            // created for a table the lake does not have (`gold/inputs.sql`) stays.
+            if self.registered_versions().remove(table).is_some() {
+                self.ctx.deregister_table(reference)?;
+            }
             return Ok(());
         };
         let registered = Registered {
