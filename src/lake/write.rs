@@ -52,9 +52,16 @@ pub struct TableWrite<'a> {
     pub without_statistics: &'a [&'a str],
 }
 
+/// What every commit of the lake's writes shares: expired log files are removed by maintenance
+/// (`lake::maintenance`, nightly), not after each commit, where delta-rs would list (and stat)
+/// the whole `_delta_log` every time — a busy table's minute commits pay for its whole log.
+fn lake_commit() -> CommitProperties {
+    CommitProperties::default().with_cleanup_expired_logs(Some(false))
+}
+
 /// Commit properties carrying the application transaction `(app id, version)`, if any.
 fn commit_properties(app_transaction: Option<(String, i64)>) -> CommitProperties {
-    let commit = CommitProperties::default();
+    let commit = lake_commit();
     match app_transaction {
         Some((app, version)) => commit.with_application_transaction(Transaction::new(app, version)),
         None => commit,
@@ -131,7 +138,7 @@ impl Lake {
             super::log::RETENTION_MARK.to_string(),
             serde_json::Value::Bool(true),
         );
-        let commit = CommitProperties::default().with_metadata([mark]);
+        let commit = lake_commit().with_metadata([mark]);
         self.delete_with(table, predicate, commit).await
     }
 
