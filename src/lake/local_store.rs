@@ -7,7 +7,7 @@
 //! grows (S3 does the same on the server with `start-after`). A plain listing of a flat folder
 //! looks at each file only when the stream gets to it, so "is there any log file" costs one.
 //!
-//! The names themselves are read once per change of the folder: a log keeps a week of minute
+//! A log's names themselves are read once per change of its folder: a log keeps a week of minute
 //! commits (10,080 files), and every open and every refresh of a table lists it; reading those
 //! names again each time made a no-op `watch` tick 2-3x slower than on a fresh lake.
 
@@ -52,7 +52,7 @@ struct Listing {
     names: Arc<[String]>,
 }
 
-/// The last listing of each folder, shared by every table of the lake.
+/// The last listing of each table's `_delta_log`, shared by every table of the lake.
 type Listings = Arc<Mutex<HashMap<PathBuf, Listing>>>;
 
 /// How long after a folder's last change a listing must have been read to stand for the folder
@@ -80,9 +80,13 @@ fn names_after(listings: &Listings, prefix: &Path, after: Option<&str>) -> Optio
 }
 
 /// The file names of `folder`, sorted (`None`: it is missing or holds something else than
-/// plain files). Read again only when the folder changed since a listing read `SETTLED` after
-/// its previous change.
+/// plain files). A Delta log is read again only when it changed since a listing read `SETTLED`
+/// after its previous change; every other folder (the writer lease's, landing's, small or short
+/// lived) is read each time.
 fn folder_names(listings: &Listings, folder: &std::path::Path) -> Option<Arc<[String]>> {
+    if folder.file_name() != Some(std::ffi::OsStr::new("_delta_log")) {
+        return read_names(folder).map(Into::into);
+    }
     let changed = std::fs::metadata(folder).ok()?.modified().ok()?;
     let lock = || listings.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(listing) = lock().get(folder)
@@ -92,7 +96,19 @@ fn folder_names(listings: &Listings, folder: &std::path::Path) -> Option<Arc<[St
         return Some(listing.names.clone());
     }
     let read_at = SystemTime::now();
-    let names: Arc<[String]> = read_names(folder)?.into();
+    let Some(names) = read_names(folder) else {
+        lock().remove(folder);
+        return None;
+    };
+    let names: Arc<[String]> = names.into();
+    // A file system that stamps whole seconds (or coarser) could hide a change within the
+    // second of the listing: such a folder is not cached.
+    let fine_grained = changed
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .is_ok_and(|since| since.subsec_nanos() != 0);
+    if !fine_grained {
+        return Some(names);
+    }
     let listing = Listing {
         changed,
         read_at,
@@ -315,47 +331,72 @@ mod tests {
         assert!(none.is_empty());
     }
 
-    /// A folder's names are read again when it changes, also right after a listing, and not
-    /// while it stays as it was.
+    /// A log's names are read again when it changes, also right after a listing, and not while
+    /// it stays as it was.
     #[tokio::test]
     async fn a_listing_is_read_again_only_when_its_folder_changed() {
         let dir = tempfile::tempdir().unwrap();
         let log = Path::from_absolute_path(dir.path())
             .unwrap()
             .join("_delta_log");
+        let folder = dir.path().join("_delta_log");
         let store = LocalStore::new();
-        let names = |store: &LocalStore| {
-            let listing = store.list(Some(&log)).try_collect::<Vec<_>>();
-            futures::executor::block_on(listing).unwrap().len()
+        let names = || async {
+            let listing: Vec<_> = store.list(Some(&log)).try_collect().await.unwrap();
+            listing.len()
         };
         let put = |v: u32| {
-            let store = &store;
             let location = log.clone().join(format!("{v:020}.json"));
+            let store = &store;
             async move { store.put(&location, "{}".into()).await.unwrap() }
         };
-        put(0).await;
-        assert_eq!(names(&store), 1);
-        put(1).await; // within a second of the last change and the listing
-        assert_eq!(names(&store), 2);
-        // A folder last changed long before its listing is not read again while unchanged...
-        let folder = dir.path().join("_delta_log");
+        let changed = || std::fs::metadata(&folder).unwrap().modified().unwrap();
         let set_changed = |at: SystemTime| {
             std::fs::File::open(&folder)
                 .unwrap()
                 .set_modified(at)
                 .unwrap();
         };
+        put(0).await;
+        assert_eq!(names().await, 1);
+        // A change within a second of the listing that leaves the folder's time as it was (a
+        // coarse clock) is seen: a listing that recent is not trusted.
+        let before = changed();
+        put(1).await;
+        set_changed(before);
+        assert_eq!(names().await, 2);
+        // A folder last changed long before its listing is not read again while unchanged
+        // (a file slipped in with the folder's time put back is not seen: the names are kept)...
         let long_ago = SystemTime::now() - Duration::from_secs(60);
         set_changed(long_ago);
-        assert_eq!(names(&store), 2);
-        // (a file slipped in with the folder's time put back is not seen: the names are cached)
+        assert_eq!(names().await, 2);
         put(2).await;
         set_changed(long_ago);
-        assert_eq!(names(&store), 2);
-        // ...and read again as soon as it changes.
+        assert_eq!(names().await, 2);
+        // ...and is read again as soon as it changes.
         put(3).await;
-        assert_eq!(names(&store), 4);
-        std::fs::remove_file(folder.join(format!("{:020}.json", 0))).unwrap();
-        assert_eq!(names(&store), 3);
+        assert_eq!(names().await, 4);
+        // Another folder than a Delta log is read every time.
+        let other = Path::from_absolute_path(dir.path()).unwrap().join("lock");
+        store
+            .put(&other.clone().join("a"), "x".into())
+            .await
+            .unwrap();
+        let other_folder = dir.path().join("lock");
+        std::fs::File::open(&other_folder)
+            .unwrap()
+            .set_modified(long_ago)
+            .unwrap();
+        let count = || async {
+            let listing: Vec<_> = store.list(Some(&other)).try_collect().await.unwrap();
+            listing.len()
+        };
+        assert_eq!(count().await, 1);
+        std::fs::write(other_folder.join("b"), "x").unwrap();
+        std::fs::File::open(&other_folder)
+            .unwrap()
+            .set_modified(long_ago)
+            .unwrap();
+        assert_eq!(count().await, 2);
     }
 }
