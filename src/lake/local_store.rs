@@ -68,15 +68,20 @@ impl fmt::Display for LocalStore {
 
 /// The names of the files in folder `prefix` after `after` (none: all), sorted, when the folder
 /// holds only plain files with names a store path keeps as they are; `None` when it does not
-/// (then the general listing answers). Names are compared as strings: no store path is built
-/// for the names that are skipped.
-fn names_after(listings: &Listings, prefix: &Path, after: Option<&str>) -> Option<Vec<String>> {
+/// (then the general listing answers), as the folder's names and the index of the first one
+/// after `after`. Names are compared as strings: no store path is built for the names that are
+/// skipped, and none is copied.
+fn names_after(
+    listings: &Listings,
+    prefix: &Path,
+    after: Option<&str>,
+) -> Option<(Arc<[String]>, usize)> {
     if !prefix.parts().all(|p| plain(p.as_ref())) {
         return None;
     }
     let names = folder_names(listings, &PathBuf::from(format!("/{prefix}")))?;
     let start = after.map_or(0, |after| names.partition_point(|n| n.as_str() <= after));
-    Some(names[start..].to_vec())
+    Some((names, start))
 }
 
 /// The file names of `folder`, sorted (`None`: it is missing or holds something else than
@@ -178,12 +183,13 @@ impl LocalStore {
             .await
             .ok()
             .flatten();
-            let Some(names) = names else {
+            let Some((names, start)) = names else {
                 return fallback;
             };
-            stream::iter(names)
-                .then(move |name| {
-                    let (inner, location) = (inner.clone(), prefix.clone().join(name));
+            stream::iter(start..names.len())
+                .then(move |at| {
+                    let location = prefix.clone().join(names[at].as_str());
+                    let inner = inner.clone();
                     async move { inner.head(&location).await }
                 })
                 // A file deleted between the listing and its `head` is simply gone.
@@ -351,12 +357,13 @@ mod tests {
             async move { store.put(&location, "{}".into()).await.unwrap() }
         };
         let changed = || std::fs::metadata(&folder).unwrap().modified().unwrap();
-        let set_changed = |at: SystemTime| {
-            std::fs::File::open(&folder)
+        let set_time = |folder: &std::path::Path, at: SystemTime| {
+            std::fs::File::open(folder)
                 .unwrap()
                 .set_modified(at)
                 .unwrap();
         };
+        let set_changed = |at: SystemTime| set_time(&folder, at);
         put(0).await;
         assert_eq!(names().await, 1);
         // A change within a second of the listing that leaves the folder's time as it was (a
@@ -383,20 +390,14 @@ mod tests {
             .await
             .unwrap();
         let other_folder = dir.path().join("lock");
-        std::fs::File::open(&other_folder)
-            .unwrap()
-            .set_modified(long_ago)
-            .unwrap();
+        set_time(&other_folder, long_ago);
         let count = || async {
             let listing: Vec<_> = store.list(Some(&other)).try_collect().await.unwrap();
             listing.len()
         };
         assert_eq!(count().await, 1);
         std::fs::write(other_folder.join("b"), "x").unwrap();
-        std::fs::File::open(&other_folder)
-            .unwrap()
-            .set_modified(long_ago)
-            .unwrap();
+        set_time(&other_folder, long_ago);
         assert_eq!(count().await, 2);
     }
 }
